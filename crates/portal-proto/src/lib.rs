@@ -1,0 +1,9 @@
+//! IPSP/1 protocol core: the exact bytes a ministry signs and everyone else verifies.
+//!
+//! # Architecture invariant
+//! No I/O: this crate never opens a socket or a file, never reads the clock (time is an
+//! argument) and never spawns. Output is deterministic.
+#![deny(missing_docs)]
+
+pub mod crypto;
+pub mod jcs;
