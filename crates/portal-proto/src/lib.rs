@@ -5,5 +5,7 @@
 //! argument) and never spawns. Output is deterministic.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod crypto;
 pub mod jcs;
+pub mod merkle;

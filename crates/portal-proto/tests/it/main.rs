@@ -1,7 +1,9 @@
 //! Integration tests of portal-proto's public API, data-driven over the vendored third-party data in `testdata/` (copied from the workplace's shared test data; see testdata/README.md).
 
+mod checkpoint;
 mod crypto;
 mod jcs;
+mod merkle;
 
 /// Path of a file in the shared third-party test data.
 pub fn shared(path: &str) -> std::path::PathBuf {
