@@ -7,5 +7,15 @@
 
 pub mod checkpoint;
 pub mod crypto;
+pub mod envelope;
+pub mod error;
+pub mod ids;
 pub mod jcs;
+pub mod limits;
 pub mod merkle;
+pub mod record;
+pub mod time;
+pub mod verifier;
+
+pub use envelope::{SignedRecord, Verified};
+pub use error::Rejection;

@@ -4,6 +4,7 @@ mod checkpoint;
 mod crypto;
 mod jcs;
 mod merkle;
+mod records;
 
 /// Path of a file in the shared third-party test data.
 pub fn shared(path: &str) -> std::path::PathBuf {

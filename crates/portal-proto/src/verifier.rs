@@ -1,0 +1,423 @@
+//! The log verifier: a state machine fed one node's log entries and checkpoints in order.
+//!
+//! It yields [`Verified`] records or typed [`Rejection`]s: bad signature, unknown or revoked
+//! key, wrong origin, index gap, fork, replay, broken version chain, non-canonical bytes,
+//! rollback, stale or inconsistent checkpoint. It does no I/O and reads no clock: `now` is an
+//! argument. A rejected input never changes the state, so a caller can log the rejection and
+//! carry on with the next input.
+
+use std::collections::BTreeMap;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::envelope::{self, SignedRecord, Verified};
+use crate::error::Rejection;
+use crate::ids::{Digest, ItemId, NodeId};
+use crate::merkle::{self, CompactTree, Hash};
+use crate::record::{KeyEventKind, KeyGrant, KeyStatus, Record};
+use crate::time::Timestamp;
+
+/// Default freshness limit for checkpoints: one day.
+pub const DEFAULT_MAX_CHECKPOINT_AGE: u64 = 86_400;
+
+/// How far in the future a checkpoint's time may be (clock skew), in seconds.
+pub const MAX_CLOCK_SKEW: u64 = 300;
+
+/// The head of one item's version chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemHead {
+    /// Latest version number.
+    pub version: u64,
+    /// SHA-256 of the latest version's record bytes.
+    pub digest: Digest,
+    /// Log index of the latest version.
+    pub log_index: u64,
+    /// Whether a withdrawal ended the chain.
+    pub withdrawn: bool,
+}
+
+/// A checkpoint this verifier accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    /// The parsed checkpoint body.
+    pub checkpoint: Checkpoint,
+    /// The full signed note, exactly as received.
+    pub note: String,
+    /// Its `time` extension.
+    pub time: Timestamp,
+    /// Whether its root was checked against verified records (`false`: it is ahead of the
+    /// records seen so far and was accepted on a consistency proof; its root is checked when
+    /// the records arrive).
+    pub covered: bool,
+}
+
+/// Verifies one origin's log. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct LogVerifier {
+    origin: NodeId,
+    grants: Vec<KeyGrant>,
+    leaves: Vec<Hash>,
+    tree: CompactTree,
+    items: BTreeMap<ItemId, ItemHead>,
+    latest: Option<VerifiedCheckpoint>,
+    max_checkpoint_age: u64,
+}
+
+impl LogVerifier {
+    /// A verifier for `origin`'s log from index 0, trusting `grants`.
+    pub fn new(origin: NodeId, grants: Vec<KeyGrant>) -> LogVerifier {
+        LogVerifier {
+            origin,
+            grants,
+            leaves: Vec::new(),
+            tree: CompactTree::new(),
+            items: BTreeMap::new(),
+            latest: None,
+            max_checkpoint_age: DEFAULT_MAX_CHECKPOINT_AGE,
+        }
+    }
+
+    /// Refuse checkpoints older than `seconds`.
+    pub fn with_max_checkpoint_age(mut self, seconds: u64) -> Self {
+        self.max_checkpoint_age = seconds;
+        self
+    }
+
+    /// The origin being verified.
+    pub fn origin(&self) -> &NodeId {
+        &self.origin
+    }
+
+    /// The next log index expected (= number of records verified).
+    pub fn next_index(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// The Merkle root over the records verified so far.
+    pub fn root(&self) -> Hash {
+        self.tree.root()
+    }
+
+    /// The keys as they stand after the key events seen so far.
+    pub fn grants(&self) -> &[KeyGrant] {
+        &self.grants
+    }
+
+    /// The head of an item's chain.
+    pub fn item(&self, id: &ItemId) -> Option<&ItemHead> {
+        self.items.get(id)
+    }
+
+    /// The latest accepted checkpoint.
+    pub fn latest_checkpoint(&self) -> Option<&VerifiedCheckpoint> {
+        self.latest.as_ref()
+    }
+
+    /// Verify the next log entry.
+    pub fn push(&mut self, signed: &SignedRecord) -> Result<Verified<Record>, Rejection> {
+        let record = envelope::parse_record(signed.bytes())?;
+        if record.origin() != &self.origin {
+            return Err(Rejection::wrong_origin(&self.origin, record.origin()));
+        }
+        let Some(index) = record.log_index() else {
+            return Err(Rejection::Malformed(format!(
+                "a {} is not a log entry",
+                record.record_type()
+            )));
+        };
+        envelope::check_signature(&record, signed, &self.grants)?;
+
+        let expected = self.next_index();
+        if index > expected {
+            return Err(Rejection::IndexGap { expected, got: index });
+        }
+        let leaf = signed.leaf_hash();
+        if index < expected {
+            // The index is already taken: the same bytes again, or a second record the key
+            // holder signed for one index (equivocation).
+            return Err(if self.leaves[index as usize] == leaf {
+                Rejection::Replay { index }
+            } else {
+                Rejection::Fork { index }
+            });
+        }
+        self.check_chain(&record, signed)?;
+        // The latest checkpoint may be ahead of the records; when they reach its size, its
+        // root must be theirs.
+        let mut tree = self.tree.clone();
+        tree.append(leaf);
+        if let Some(cp) = self.latest.as_ref().filter(|cp| !cp.covered)
+            && cp.checkpoint.size == tree.size()
+            && cp.checkpoint.root != tree.root()
+        {
+            return Err(Rejection::InconsistentCheckpoint(format!(
+                "records up to index {index} do not hash to the root of the checkpoint of size {}",
+                cp.checkpoint.size
+            )));
+        }
+
+        // Accepted: commit the state change.
+        self.tree = tree;
+        self.leaves.push(leaf);
+        if let Some(cp) = self.latest.as_mut()
+            && cp.checkpoint.size == self.tree.size()
+        {
+            cp.covered = true;
+        }
+        self.apply(&record, signed, index);
+        Ok(envelope::verified(record, signed.clone()))
+    }
+
+    fn check_chain(&self, record: &Record, signed: &SignedRecord) -> Result<(), Rejection> {
+        let broken =
+            |id: &ItemId, detail: String| Rejection::VersionChain { id: id.to_string(), detail };
+        match record {
+            Record::Item(item) => match (self.items.get(&item.id), item.version) {
+                (None, 1) => Ok(()),
+                (None, v) => {
+                    Err(broken(&item.id, format!("version {v} of an item never published")))
+                }
+                (Some(head), _) if head.withdrawn => {
+                    Err(broken(&item.id, "the item was withdrawn; its chain has ended".into()))
+                }
+                (Some(head), v) if v != head.version + 1 => Err(broken(
+                    &item.id,
+                    format!("version {v} does not follow version {}", head.version),
+                )),
+                (Some(head), _) if item.prev.as_ref() != Some(&head.digest) => {
+                    Err(broken(&item.id, "prev is not the hash of the previous version".into()))
+                }
+                (Some(_), _) => Ok(()),
+            },
+            Record::Withdrawal(w) => match self.items.get(&w.id) {
+                None => Err(broken(&w.id, "withdrawal of an item never published".into())),
+                Some(head) if head.withdrawn => Err(broken(&w.id, "already withdrawn".into())),
+                Some(head) if head.version != w.version || head.digest != w.prev => Err(broken(
+                    &w.id,
+                    format!("withdraws version {} but the latest is {}", w.version, head.version),
+                )),
+                Some(_) => Ok(()),
+            },
+            Record::KeyEvent(e) => {
+                let known = self.grants.iter().any(|g| g.kid == e.kid);
+                match e.event {
+                    KeyEventKind::Rotate if known => {
+                        Err(Rejection::Schema(vec![crate::record::FieldError::new(
+                            "kid",
+                            "rotation to a key already in use",
+                        )]))
+                    }
+                    KeyEventKind::Revoke if !known => Err(Rejection::UnknownKey {
+                        origin: self.origin.to_string(),
+                        kid: e.kid.to_string(),
+                    }),
+                    _ => {
+                        let _ = signed;
+                        Ok(())
+                    }
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn apply(&mut self, record: &Record, signed: &SignedRecord, index: u64) {
+        match record {
+            Record::Item(item) => {
+                self.items.insert(
+                    item.id.clone(),
+                    ItemHead {
+                        version: item.version,
+                        digest: signed.digest(),
+                        log_index: index,
+                        withdrawn: false,
+                    },
+                );
+            }
+            Record::Withdrawal(w) => {
+                if let Some(head) = self.items.get_mut(&w.id) {
+                    head.withdrawn = true;
+                    head.log_index = index;
+                }
+            }
+            Record::KeyEvent(e) => match (e.event, &e.public_key) {
+                (KeyEventKind::Rotate, Some(pk)) => {
+                    if let Some(old) = self.grants.iter_mut().find(|g| &g.kid == signed.kid()) {
+                        old.until_index =
+                            Some(old.until_index.map_or(e.from_index, |u| u.min(e.from_index)));
+                    }
+                    self.grants.push(KeyGrant {
+                        kid: e.kid.clone(),
+                        public_key: pk.clone(),
+                        from_index: e.from_index,
+                        until_index: None,
+                        revoked_from: None,
+                    });
+                }
+                _ => {
+                    if let Some(g) = self.grants.iter_mut().find(|g| g.kid == e.kid) {
+                        g.revoked_from =
+                            Some(g.revoked_from.map_or(e.from_index, |r| r.min(e.from_index)));
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+
+    /// Verify a signed checkpoint note from this origin.
+    ///
+    /// `proof` is a consistency proof from the latest accepted checkpoint to this one; it is
+    /// only needed when this checkpoint is ahead of the records verified so far.
+    pub fn push_checkpoint(
+        &mut self,
+        note: &str,
+        now: Timestamp,
+        proof: Option<&[Hash]>,
+    ) -> Result<VerifiedCheckpoint, Rejection> {
+        let cp = self.open_note(note)?;
+        let time = cp.time().and_then(Timestamp::from_unix).ok_or_else(|| {
+            Rejection::Malformed("checkpoint has no `time` extension line".into())
+        })?;
+        if time.unix() > now.unix().saturating_add(MAX_CLOCK_SKEW) {
+            return Err(Rejection::StaleCheckpoint(format!(
+                "dated {time}, in the future (now {now})"
+            )));
+        }
+        if now.saturating_since(time) > self.max_checkpoint_age {
+            return Err(Rejection::StaleCheckpoint(format!(
+                "dated {time}, older than {} s (now {now})",
+                self.max_checkpoint_age
+            )));
+        }
+        if let Some(prev) = &self.latest {
+            if cp.size < prev.checkpoint.size {
+                return Err(Rejection::Rollback { had: prev.checkpoint.size, got: cp.size });
+            }
+            if time < prev.time {
+                return Err(Rejection::StaleCheckpoint(format!(
+                    "dated {time}, before the previous checkpoint ({})",
+                    prev.time
+                )));
+            }
+            if cp.size == prev.checkpoint.size && cp.root != prev.checkpoint.root {
+                return Err(Rejection::InconsistentCheckpoint(format!(
+                    "two different roots signed for size {}",
+                    cp.size
+                )));
+            }
+        }
+        let seen = self.next_index();
+        let covered = cp.size <= seen;
+        if covered {
+            let ours = merkle::root_from_leaf_hashes(&self.leaves[..cp.size as usize]);
+            if ours != cp.root {
+                return Err(Rejection::InconsistentCheckpoint(format!(
+                    "root for size {} differs from the verified records",
+                    cp.size
+                )));
+            }
+        } else {
+            // Ahead of the records: it must extend what we have verified.
+            let (size1, root1) = match self.latest.as_ref().filter(|p| p.covered) {
+                Some(p) => (p.checkpoint.size, p.checkpoint.root),
+                None => (seen, self.tree.root()),
+            };
+            if size1 > 0 {
+                let proof = proof.ok_or_else(|| {
+                    Rejection::InconsistentCheckpoint(format!(
+                        "size {} is ahead of the {seen} verified records and no consistency proof was given",
+                        cp.size
+                    ))
+                })?;
+                merkle::verify_consistency(size1, cp.size, &root1, &cp.root, proof).map_err(
+                    |e| {
+                        Rejection::InconsistentCheckpoint(format!(
+                            "consistency proof {size1} -> {}: {e}",
+                            cp.size
+                        ))
+                    },
+                )?;
+            }
+        }
+        let verified = VerifiedCheckpoint { checkpoint: cp, note: note.to_owned(), time, covered };
+        self.latest = Some(verified.clone());
+        Ok(verified)
+    }
+
+    /// Parse the note and check its signature by a key valid for the checkpoint's last index.
+    fn open_note(&self, note: &str) -> Result<Checkpoint, Rejection> {
+        open_checkpoint_note(note, &self.origin, &self.grants)
+    }
+}
+
+/// Open a checkpoint note of `origin`: the origin line must be `ipsp/1/<origin>`, and a
+/// signature line by one of `grants` (key name = the origin line, C2SP Ed25519 type 0x01) must
+/// verify, by a key that may sign the checkpoint's last index (SPEC.md §11.2).
+pub fn open_checkpoint_note(
+    note: &str,
+    origin: &NodeId,
+    grants: &[KeyGrant],
+) -> Result<Checkpoint, Rejection> {
+    if note.len() > checkpoint::MAX_NOTE_BYTES {
+        return Err(Rejection::TooLarge {
+            limit: checkpoint::MAX_NOTE_BYTES,
+            actual: note.len(),
+            unit: "bytes",
+        });
+    }
+    let malformed =
+        |e: checkpoint::CheckpointError| Rejection::Malformed(format!("checkpoint: {e}"));
+    let parsed = checkpoint::SignedNote::parse(note).map_err(malformed)?;
+    let cp = Checkpoint::parse_body(&parsed.text).map_err(malformed)?;
+    let name = checkpoint_origin(origin);
+    if cp.origin != name {
+        return Err(Rejection::WrongOrigin { expected: name, got: cp.origin });
+    }
+    let index = cp.size.saturating_sub(1);
+    let mut outcome = None;
+    for grant in grants {
+        let hash =
+            checkpoint::key_hash(&name, checkpoint::ALG_ED25519, grant.public_key.as_bytes());
+        let Some(line) = parsed.signatures.iter().find(|s| s.name == name && s.key_hash == hash)
+        else {
+            continue;
+        };
+        let status = match grant.status_at(index) {
+            KeyStatus::Valid => None,
+            KeyStatus::NotYetValid => Some("not yet valid"),
+            KeyStatus::Retired => Some("retired"),
+            KeyStatus::Revoked => Some("revoked"),
+        };
+        if let Some(status) = status {
+            outcome.get_or_insert(Err(Rejection::RevokedKey {
+                kid: grant.kid.to_string(),
+                index,
+                status,
+            }));
+            continue;
+        }
+        let verifier = checkpoint::NoteVerifier::ed25519(&name, grant.public_key.as_bytes())
+            .map_err(malformed)?;
+        // A line that names a trusted key but does not verify is forgery, never "unknown".
+        if verifier.verify_signature(&parsed.text, line).is_err() {
+            return Err(Rejection::BadSignature { kid: grant.kid.to_string() });
+        }
+        outcome = Some(Ok(()));
+    }
+    match outcome {
+        Some(Ok(())) => Ok(cp),
+        Some(Err(e)) => Err(e),
+        None => Err(Rejection::UnknownKey {
+            origin: origin.to_string(),
+            kid: parsed
+                .signatures
+                .first()
+                .map_or_else(|| "none".to_owned(), |s| format!("note key hash {:08x}", s.key_hash)),
+        }),
+    }
+}
+
+/// The checkpoint origin line of a node: `ipsp/1/<node-id>`.
+pub fn checkpoint_origin(node: &NodeId) -> String {
+    format!("ipsp/1/{node}")
+}

@@ -1,0 +1,136 @@
+//! Record signing and verification across the public API: properties that must hold for every
+//! record, not just the committed vectors.
+
+use portal_proto::crypto::Signer;
+use portal_proto::envelope::{self, SignedRecord, TrustStore};
+use portal_proto::ids::{ItemId, Lang, NodeId};
+use portal_proto::record::*;
+use portal_proto::time::Timestamp;
+use portal_proto::verifier::LogVerifier;
+use proptest::prelude::*;
+
+fn item(title: String, summary: String, categories: Vec<String>, log_index: u64) -> ItemVersion {
+    let t = Timestamp::from_unix(1_795_856_400).unwrap();
+    ItemVersion {
+        ipsp: 1,
+        record_type: RecordType::Item,
+        origin: NodeId::new("bo-y-te").unwrap(),
+        log_index,
+        id: ItemId::from_random([log_index as u8; 16]),
+        version: 1,
+        prev: None,
+        update: None,
+        kind: ItemKind::Announcement,
+        language: Lang::new("vi").unwrap(),
+        title,
+        summary,
+        content_html: "<p>Nội dung</p>".into(),
+        translations: Default::default(),
+        categories,
+        attachments: vec![],
+        legal: None,
+        published: t,
+        updated: t,
+    }
+}
+
+fn trust(signer: &Signer) -> TrustStore {
+    let mut t = TrustStore::new();
+    t.add(NodeId::new("bo-y-te").unwrap(), KeyGrant::pinned(signer.public_key()));
+    t
+}
+
+fn text() -> impl Strategy<Value = String> {
+    // Vietnamese letters, ASCII, quotes, backslashes, emoji and newlines: everything JCS escapes
+    // or must leave raw.
+    proptest::string::string_regex("[a-zA-Zàáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệ \"\\\\/\\n\\t😀<>&]{1,60}")
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sign_then_open_succeeds(title in text(), summary in text(), mut cats in proptest::collection::vec("[a-z-]{1,12}", 0..5)) {
+        cats.sort();
+        cats.dedup();
+        let signer = Signer::from_seed([3; 32]);
+        let record = item(title.clone(), summary, cats, 0);
+        let signed = envelope::sign(&record, &signer).unwrap();
+        let verified = envelope::open(&signed, &trust(&signer)).unwrap();
+        prop_assert_eq!(verified.record(), &Record::Item(record));
+        // The envelope survives its JSON form byte for byte.
+        let again = SignedRecord::from_json(signed.to_json().as_bytes()).unwrap();
+        prop_assert_eq!(again, signed);
+    }
+
+    #[test]
+    fn any_one_byte_change_fails(pos in any::<prop::sample::Index>(), delta in 1u8..=255) {
+        let signer = Signer::from_seed([4; 32]);
+        let signed = envelope::sign(&item("Thông báo".into(), "Tóm tắt".into(), vec![], 0), &signer).unwrap();
+        let mut bytes = signed.bytes().to_vec();
+        let i = pos.index(bytes.len());
+        bytes[i] = bytes[i].wrapping_add(delta);
+        let tampered = SignedRecord::from_parts(bytes, signed.kid().clone(), *signed.sig());
+        prop_assert!(envelope::open(&tampered, &trust(&signer)).is_err());
+    }
+
+    #[test]
+    fn any_signature_bit_flip_fails(bit in 0usize..512) {
+        let signer = Signer::from_seed([5; 32]);
+        let signed = envelope::sign(&item("Thông báo".into(), "Tóm tắt".into(), vec![], 0), &signer).unwrap();
+        let mut sig = *signed.sig();
+        sig[bit / 8] ^= 1 << (bit % 8);
+        let tampered = SignedRecord::from_parts(signed.bytes().to_vec(), signed.kid().clone(), sig);
+        let err = envelope::open(&tampered, &trust(&signer)).unwrap_err();
+        prop_assert_eq!(err.code(), "bad-signature");
+    }
+
+    #[test]
+    fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = SignedRecord::from_json(&bytes);
+        let _ = envelope::parse_record(&bytes);
+        let text = String::from_utf8_lossy(&bytes);
+        let mut v = LogVerifier::new(NodeId::new("bo-y-te").unwrap(), vec![]);
+        let _ = v.push_checkpoint(&text, Timestamp::from_unix(1_795_856_400).unwrap(), None);
+    }
+}
+
+#[test]
+fn signing_refuses_invalid_records_and_names_every_field() {
+    let signer = Signer::from_seed([6; 32]);
+    let mut bad = item(String::new(), "x".into(), vec!["b".into(), "a".into()], 0);
+    bad.kind = ItemKind::Legal;
+    let err = envelope::sign(&bad, &signer).unwrap_err();
+    let envelope::SignError::Invalid(fields) = err else { panic!("expected field errors") };
+    let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+    assert!(
+        names.contains(&"title") && names.contains(&"categories") && names.contains(&"legal"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_rejected_log_entry_leaves_the_verifier_unchanged() {
+    let signer = Signer::from_seed([7; 32]);
+    let origin = NodeId::new("bo-y-te").unwrap();
+    let mut v = LogVerifier::new(origin, vec![KeyGrant::pinned(signer.public_key())]);
+    let first = envelope::sign(&item("Một".into(), "".into(), vec![], 0), &signer).unwrap();
+    let gap = envelope::sign(&item("Ba".into(), "".into(), vec![], 2), &signer).unwrap();
+    let second = envelope::sign(&item("Hai".into(), "".into(), vec![], 1), &signer).unwrap();
+    v.push(&first).unwrap();
+    let root = v.root();
+    assert_eq!(v.push(&gap).unwrap_err().code(), "index-gap");
+    assert_eq!((v.next_index(), v.root()), (1, root));
+    v.push(&second).unwrap();
+    assert_eq!(v.next_index(), 2);
+}
+
+#[test]
+fn key_ids_are_sixteen_hex_characters_of_the_key_hash() {
+    let pk = Signer::from_seed([8; 32]).public_key();
+    let kid = pk.key_id().to_string();
+    assert_eq!(kid.len(), 16);
+    let digest = portal_proto::ids::Digest::of(pk.as_bytes());
+    assert_eq!(&digest.as_str()[..16], kid);
+}
