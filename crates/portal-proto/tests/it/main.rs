@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod crypto;
+mod feed;
 mod jcs;
 mod merkle;
 mod records;
