@@ -735,7 +735,7 @@ impl Checker<'_> {
         if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             self.fail(field, "control characters are not allowed");
         }
-        if v.trim() != v && min > 0 && !v.is_empty() && v.trim().is_empty() {
+        if min > 0 && !v.is_empty() && v.trim().is_empty() {
             self.fail(field, "must not be blank");
         }
     }

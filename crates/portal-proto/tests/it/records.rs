@@ -42,9 +42,11 @@ fn trust(signer: &Signer) -> TrustStore {
 
 fn text() -> impl Strategy<Value = String> {
     // Vietnamese letters, ASCII, quotes, backslashes, emoji and newlines: everything JCS escapes
-    // or must leave raw.
-    proptest::string::string_regex("[a-zA-Zàáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệ \"\\\\/\\n\\t😀<>&]{1,60}")
-        .unwrap()
+    // or must leave raw. It starts with a letter: a blank title is (rightly) refused.
+    proptest::string::string_regex(
+        "[a-zA-Zđệ😀][a-zA-Zàáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệ \"\\\\/\\n\\t😀<>&]{0,60}",
+    )
+    .unwrap()
 }
 
 proptest! {
@@ -133,4 +135,13 @@ fn key_ids_are_sixteen_hex_characters_of_the_key_hash() {
     assert_eq!(kid.len(), 16);
     let digest = portal_proto::ids::Digest::of(pk.as_bytes());
     assert_eq!(&digest.as_str()[..16], kid);
+}
+
+#[test]
+fn blank_titles_are_refused_like_empty_ones() {
+    let signer = Signer::from_seed([9; 32]);
+    for title in ["", "\t", "   ", "\n"] {
+        let err = envelope::sign(&item(title.into(), "x".into(), vec![], 0), &signer).unwrap_err();
+        assert!(matches!(err, envelope::SignError::Invalid(ref f) if f[0].field == "title"), "{title:?}: {err}");
+    }
 }
