@@ -261,13 +261,21 @@ pub fn parse_record(bytes: &[u8]) -> Result<Record, Rejection> {
             unit: "bytes",
         });
     }
-    jcs::check_canonical(bytes).map_err(|e| match e.offset() {
-        Some(offset) if e.is_not_canonical() => {
-            Rejection::NonCanonical { offset, detail: e.to_string() }
+    // One pass both checks the canonical form and finds the type, so the typed parse is the
+    // only other pass over the bytes (this is the hot path of every verification).
+    let canonical = jcs::check_canonical_member(bytes, MAX_RECORD_BYTES, "type").map_err(|e| {
+        match e.offset() {
+            Some(offset) if e.is_not_canonical() => {
+                Rejection::NonCanonical { offset, detail: e.to_string() }
+            }
+            _ => Rejection::Malformed(format!("record is not valid JSON: {e}")),
         }
-        _ => Rejection::Malformed(format!("record is not valid JSON: {e}")),
     })?;
-    let record = Record::from_json(bytes).map_err(|e| {
+    let parsed = match canonical.member {
+        Some(tag) => RecordType::from_name(tag).and_then(|t| Record::parse_as(t, canonical.text)),
+        None => Record::from_json(bytes),
+    };
+    let record = parsed.map_err(|e| {
         if e.field == "ipsp" { Rejection::UnsupportedVersion } else { Rejection::Schema(vec![e]) }
     })?;
     record.validate().map_err(|errors| {

@@ -764,15 +764,39 @@ pub fn check_canonical(input: &[u8]) -> Result<(), JcsError> {
 /// # Errors
 /// As [`check_canonical`].
 pub fn check_canonical_with_limit(input: &[u8], max_len: usize) -> Result<(), JcsError> {
-    check_input(input, max_len)?;
-    let mut c = Checker { src: input, pos: 0 };
+    check_canonical_member(input, max_len, "").map(|_| ())
+}
+
+/// What [`check_canonical_member`] learned in its single pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CanonicalText<'a> {
+    /// The whole input, now known to be UTF-8 (so later parsers need not check it again).
+    pub text: &'a str,
+    /// The requested top-level member's value, if it is a string written without escapes.
+    pub member: Option<&'a str>,
+}
+
+/// [`check_canonical_with_limit`], also returning the value of the top-level object member
+/// named `key` when that value is a string written without escapes (e.g. a record's `"type"`),
+/// found during the same single pass, so that a caller need not scan the input again.
+///
+/// # Errors
+/// As [`check_canonical`].
+pub fn check_canonical_member<'a>(
+    input: &'a [u8],
+    max_len: usize,
+    key: &str,
+) -> Result<CanonicalText<'a>, JcsError> {
+    let text = check_input(input, max_len)?;
+    let mut c = Checker { src: input, pos: 0, wanted: key.as_bytes(), found: None };
     let res = c.value(0);
     let res = match res {
         Ok(()) if c.pos != input.len() => Err(c.pos),
         other => other,
     };
     match res {
-        Ok(()) => Ok(()),
+        // The span is of a canonical string without escapes: valid UTF-8 on its own.
+        Ok(()) => Ok(CanonicalText { text, member: c.found.and_then(|(a, b)| text.get(a..b)) }),
         Err(offset) => {
             // Slow path, only for rejected input: a full strict parse decides
             // between "invalid JSON" and "valid but not canonical".
@@ -787,6 +811,10 @@ pub fn check_canonical_with_limit(input: &[u8], max_len: usize) -> Result<(), Jc
 struct Checker<'a> {
     src: &'a [u8],
     pos: usize,
+    /// Name of a top-level member whose string value the caller wants (may be empty).
+    wanted: &'a [u8],
+    /// Body span of that value, once seen.
+    found: Option<(usize, usize)>,
 }
 
 /// A key already scanned: body span (without quotes) and whether it contains escapes.
@@ -878,7 +906,17 @@ impl Checker<'_> {
             }
             prev = Some(key);
             self.expect(b':')?;
+            let value_start = self.pos;
             self.value(depth + 1)?;
+            if depth == 0
+                && !key.escaped
+                && !self.wanted.is_empty()
+                && &self.src[key.start..key.end] == self.wanted
+                && self.src[value_start] == b'"'
+                && !self.src[value_start + 1..self.pos - 1].contains(&b'\\')
+            {
+                self.found = Some((value_start + 1, self.pos - 1));
+            }
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {

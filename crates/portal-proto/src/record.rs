@@ -7,6 +7,7 @@
 //! in `proto-spec/SPEC.md` §4.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -49,6 +50,14 @@ impl RecordType {
         RecordType::Roster,
         RecordType::Receipt,
     ];
+
+    /// The type named `name`, as written in `"type"`.
+    pub fn from_name(name: &str) -> Result<RecordType, FieldError> {
+        RecordType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == name)
+            .ok_or_else(|| FieldError::new("type", format!("unknown record type {name:?}")))
+    }
 
     /// The name used in `"type"` and in the signing prefix.
     pub fn as_str(self) -> &'static str {
@@ -611,32 +620,36 @@ impl Record {
     /// Parse canonical record bytes into a typed record (no signature check, no canonical
     /// check: see [`crate::envelope`] for the full path). Unknown fields are refused.
     pub fn from_json(bytes: &[u8]) -> Result<Record, FieldError> {
+        // A first, cheap pass for the type alone: serde skips every other member without
+        // building anything.
         #[derive(Deserialize)]
-        struct Head {
-            #[serde(rename = "type")]
-            record_type: Option<serde_json::Value>,
+        struct Head<'a> {
+            #[serde(rename = "type", borrow)]
+            record_type: Option<std::borrow::Cow<'a, str>>,
         }
-        let head: Head = serde_json::from_slice(bytes).map_err(json_error)?;
+        let head: Head<'_> = serde_json::from_slice(bytes).map_err(json_error)?;
         let tag = head.record_type.ok_or_else(|| FieldError::new("type", "missing"))?;
-        let record_type: RecordType = serde_json::from_value(tag)
-            .map_err(|_| FieldError::new("type", "unknown record type"))?;
+        let record_type = RecordType::from_name(&tag)?;
+        let text = std::str::from_utf8(bytes).map_err(|e| FieldError::new("$", e.to_string()))?;
+        Record::parse_as(record_type, text)
+    }
+
+    /// Parse a record already known to be of `record_type`. Taking `&str` lets serde_json
+    /// skip re-validating UTF-8 inside every string (the canonical check has done it).
+    pub(crate) fn parse_as(record_type: RecordType, text: &str) -> Result<Record, FieldError> {
         let record = match record_type {
-            RecordType::Item => Record::Item(serde_json::from_slice(bytes).map_err(json_error)?),
+            RecordType::Item => Record::Item(serde_json::from_str(text).map_err(json_error)?),
             RecordType::Withdrawal => {
-                Record::Withdrawal(serde_json::from_slice(bytes).map_err(json_error)?)
+                Record::Withdrawal(serde_json::from_str(text).map_err(json_error)?)
             }
             RecordType::KeyEvent => {
-                Record::KeyEvent(serde_json::from_slice(bytes).map_err(json_error)?)
+                Record::KeyEvent(serde_json::from_str(text).map_err(json_error)?)
             }
             RecordType::Descriptor => {
-                Record::Descriptor(serde_json::from_slice(bytes).map_err(json_error)?)
+                Record::Descriptor(serde_json::from_str(text).map_err(json_error)?)
             }
-            RecordType::Roster => {
-                Record::Roster(serde_json::from_slice(bytes).map_err(json_error)?)
-            }
-            RecordType::Receipt => {
-                Record::Receipt(serde_json::from_slice(bytes).map_err(json_error)?)
-            }
+            RecordType::Roster => Record::Roster(serde_json::from_str(text).map_err(json_error)?),
+            RecordType::Receipt => Record::Receipt(serde_json::from_str(text).map_err(json_error)?),
         };
         Ok(record)
     }
@@ -710,41 +723,60 @@ impl Checker<'_> {
         }
     }
 
-    fn int(&mut self, field: &str, v: u64) {
+    fn int(&mut self, field: impl fmt::Display, v: u64) {
         if v > MAX_SAFE_INTEGER {
-            self.fail(field, "integer above 2^53-1");
+            self.fail(field.to_string(), "integer above 2^53-1");
         }
     }
 
     /// Text: length in characters within `min..=max`, no control characters other than
-    /// newline and tab (HTML fields may contain both).
-    fn text(&mut self, field: &str, v: &str, min: usize, max: usize) {
-        let n = v.chars().count();
-        if n < min {
-            self.fail(
-                field,
-                if min == 1 {
-                    "must not be empty".to_owned()
-                } else {
-                    format!("at least {min} characters")
-                },
-            );
-        } else if n > max {
-            self.fail(field, format!("at most {max} characters, got {n}"));
+    /// newline and tab (HTML fields may contain both), not blank when required.
+    ///
+    /// This runs on every verification, so the common case is byte scans with no allocation:
+    /// the field path is only formatted when something is wrong.
+    fn text(&mut self, field: impl fmt::Display, v: &str, min: usize, max: usize) {
+        // Bytes ≥ characters, so only long values need counting.
+        let n = if v.len() <= max && min <= 1 { None } else { Some(v.chars().count()) };
+        if v.len() < min || n.is_some_and(|n| n < min) {
+            let reason = if min == 1 {
+                "must not be empty".to_owned()
+            } else {
+                format!("at least {min} characters")
+            };
+            self.fail(field.to_string(), reason);
+        } else if let Some(n) = n.filter(|n| *n > max) {
+            self.fail(field.to_string(), format!("at most {max} characters, got {n}"));
         }
-        if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            self.fail(field, "control characters are not allowed");
+        if has_control(v) {
+            self.fail(field.to_string(), "control characters are not allowed");
         }
         if min > 0 && !v.is_empty() && v.trim().is_empty() {
-            self.fail(field, "must not be blank");
+            self.fail(field.to_string(), "must not be blank");
         }
     }
 
-    fn url(&mut self, field: &str, v: &str) {
+    fn url(&mut self, field: impl fmt::Display, v: &str) {
         if let Err(reason) = check_url(v) {
-            self.fail(field, reason);
+            self.fail(field.to_string(), reason);
         }
     }
+}
+
+/// Whether `v` has a control character (Unicode category Cc) other than newline and tab,
+/// found by scanning bytes: C0 controls and DEL are single bytes, C1 controls (U+0080–U+009F)
+/// are encoded as 0xC2 0x80–0x9F.
+fn has_control(v: &str) -> bool {
+    let b = v.as_bytes();
+    // Fast pre-check the compiler vectorises; the exact scan runs only if it finds a candidate
+    // (most often a newline in HTML).
+    if !b.iter().any(|&c| c < 0x20 || c == 0x7f || c == 0xc2) {
+        return false;
+    }
+    b.iter().enumerate().any(|(i, &c)| {
+        (c < 0x20 && c != b'\n' && c != b'\t')
+            || c == 0x7f
+            || (c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
 }
 
 /// An absolute `http`/`https` URL with a host, at most 2048 bytes, no whitespace or controls.
@@ -777,7 +809,7 @@ fn check_names(c: &mut Checker<'_>, field: &str, names: &BTreeMap<Lang, String>)
         c.fail(field, "at least one name is required");
     }
     for (lang, name) in names {
-        c.text(&format!("{field}.{lang}"), name, 1, limits::MAX_NAME_CHARS);
+        c.text(format_args!("{field}.{lang}"), name, 1, limits::MAX_NAME_CHARS);
     }
 }
 
@@ -790,15 +822,15 @@ fn check_grants(c: &mut Checker<'_>, field: &str, keys: &[KeyGrant]) {
         if k.kid != k.public_key.key_id() {
             c.fail(format!("{f}.kid"), "does not match the public key");
         }
-        c.int(&format!("{f}.from_index"), k.from_index);
+        c.int(format_args!("{f}.from_index"), k.from_index);
         if let Some(u) = k.until_index {
-            c.int(&format!("{f}.until_index"), u);
+            c.int(format_args!("{f}.until_index"), u);
             if u <= k.from_index {
                 c.fail(format!("{f}.until_index"), "must be greater than from_index");
             }
         }
         if let Some(r) = k.revoked_from {
-            c.int(&format!("{f}.revoked_from"), r);
+            c.int(format_args!("{f}.revoked_from"), r);
         }
     }
     let mut kids: Vec<&KeyId> = keys.iter().map(|k| &k.kid).collect();
@@ -831,15 +863,15 @@ impl Validate for ItemVersion {
             if *lang == self.language {
                 c.fail(format!("translations.{lang}"), "duplicates the primary language");
             }
-            c.text(&format!("translations.{lang}.title"), &t.title, 1, limits::MAX_TITLE_CHARS);
+            c.text(format_args!("translations.{lang}.title"), &t.title, 1, limits::MAX_TITLE_CHARS);
             c.text(
-                &format!("translations.{lang}.summary"),
+                format_args!("translations.{lang}.summary"),
                 &t.summary,
                 0,
                 limits::MAX_SUMMARY_CHARS,
             );
             c.text(
-                &format!("translations.{lang}.content_html"),
+                format_args!("translations.{lang}.content_html"),
                 &t.content_html,
                 0,
                 limits::MAX_CONTENT_CHARS,
@@ -849,21 +881,21 @@ impl Validate for ItemVersion {
             c.fail("categories", format!("at most {} categories", limits::MAX_CATEGORIES));
         }
         for (i, cat) in self.categories.iter().enumerate() {
-            c.text(&format!("categories[{i}]"), cat, 1, limits::MAX_CATEGORY_CHARS);
+            c.text(format_args!("categories[{i}]"), cat, 1, limits::MAX_CATEGORY_CHARS);
         }
         check_sorted_unique(c, "categories", &self.categories);
         if self.attachments.len() > limits::MAX_ATTACHMENTS {
             c.fail("attachments", format!("at most {} attachments", limits::MAX_ATTACHMENTS));
         }
         for (i, a) in self.attachments.iter().enumerate() {
-            c.text(&format!("attachments[{i}].name"), &a.name, 1, limits::MAX_NAME_CHARS);
+            c.text(format_args!("attachments[{i}].name"), &a.name, 1, limits::MAX_NAME_CHARS);
             if !valid_media_type(&a.media_type) {
                 c.fail(
                     format!("attachments[{i}].media_type"),
                     "expected type/subtype, e.g. application/pdf",
                 );
             }
-            c.int(&format!("attachments[{i}].size"), a.size);
+            c.int(format_args!("attachments[{i}].size"), a.size);
         }
         match (self.kind, &self.legal) {
             (ItemKind::Legal, None) => c.fail("legal", "required for kind \"legal\""),
@@ -957,7 +989,7 @@ impl Validate for Descriptor {
                     "endpoint names are lowercase words joined by '-'",
                 );
             }
-            c.url(&format!("endpoints.{name}"), url);
+            c.url(format_args!("endpoints.{name}"), url);
         }
         c.int("heartbeat", self.heartbeat);
         if self.heartbeat == 0 {
@@ -975,7 +1007,7 @@ impl Validate for Roster {
         let ids: Vec<&NodeId> = self.members.iter().map(|m| &m.id).collect();
         check_sorted_unique(c, "members", &ids);
         for (i, m) in self.members.iter().enumerate() {
-            c.url(&format!("members[{i}].url"), &m.url);
+            c.url(format_args!("members[{i}].url"), &m.url);
             check_names(c, &format!("members[{i}].name"), &m.name);
             check_grants(c, &format!("members[{i}].keys"), &m.keys);
             if m.id == self.origin {

@@ -730,3 +730,17 @@ fn tv_to_serde(v: &Tv) -> serde_json::Value {
         }
     }
 }
+
+#[test]
+fn check_canonical_member_finds_only_top_level_plain_strings() {
+    use portal_proto::jcs::check_canonical_member;
+    fn find(doc: &str) -> Option<&str> {
+        check_canonical_member(doc.as_bytes(), 1 << 20, "type").unwrap().member
+    }
+    assert_eq!(find(r#"{"a":{"type":"inner"},"type":"item"}"#), Some("item"));
+    assert_eq!(find(r#"{"a":{"type":"inner"}}"#), None, "nested members are not top-level");
+    assert_eq!(find(r#"{"type":1}"#), None, "not a string");
+    assert_eq!(find(r#"{"type":"a\"b"}"#), None, "escaped values are left to the full parser");
+    assert_eq!(find(r#"["type","item"]"#), None);
+    assert!(check_canonical_member(br#"{"type":"item", "x":1}"#, 1 << 20, "type").is_err());
+}

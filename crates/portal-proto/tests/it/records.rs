@@ -142,6 +142,21 @@ fn blank_titles_are_refused_like_empty_ones() {
     let signer = Signer::from_seed([9; 32]);
     for title in ["", "\t", "   ", "\n"] {
         let err = envelope::sign(&item(title.into(), "x".into(), vec![], 0), &signer).unwrap_err();
-        assert!(matches!(err, envelope::SignError::Invalid(ref f) if f[0].field == "title"), "{title:?}: {err}");
+        assert!(
+            matches!(err, envelope::SignError::Invalid(ref f) if f[0].field == "title"),
+            "{title:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn control_characters_are_refused_but_newlines_tabs_and_latin1_letters_are_not() {
+    let signer = Signer::from_seed([10; 32]);
+    for bad in ["a\u{0007}b", "a\u{007f}", "a\u{0085}b", "\u{009f}x", "a\rb"] {
+        let err = envelope::sign(&item(bad.into(), "x".into(), vec![], 0), &signer).unwrap_err();
+        assert!(err.to_string().contains("control characters"), "{bad:?}: {err}");
+    }
+    for good in ["a\nb\tc", "Đà Nẵng © 2026\u{00a0}", "ệ"] {
+        envelope::sign(&item(good.into(), "x".into(), vec![], 0), &signer).expect(good);
     }
 }

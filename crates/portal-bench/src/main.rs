@@ -1,0 +1,230 @@
+//! The benchmark harness: `cargo xtask bench [proto] [--seconds N] [--json PATH]`.
+//!
+//! Shared 2-core machines drift up to 2x between runs, so no figure is printed alone: each is
+//! measured beside a reference on the same data in the same run, in alternating rounds (ABAB…),
+//! and reported with the median of the per-round ratios.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use portal_proto::crypto::Signer;
+use portal_proto::envelope::{self, SignedRecord, TrustStore, signing_input};
+use portal_proto::ids::{ItemId, Lang, NodeId};
+use portal_proto::record::*;
+use portal_proto::time::Timestamp;
+
+/// One row of the table.
+struct Row {
+    name: &'static str,
+    unit: &'static str,
+    value: f64,
+    reference_name: &'static str,
+    reference: f64,
+    ratio: f64,
+    target: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Run `a` and `b` in alternating rounds for about `budget`; return the median rate of each
+/// (operations per second, `n` operations per call) and the median of per-round ratios a/b.
+fn side_by_side(
+    budget: Duration,
+    n: usize,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) -> (f64, f64, f64) {
+    let (mut ra, mut rb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let start = Instant::now();
+    let mut round = 0;
+    while round < 5 || (start.elapsed() < budget && round < 200) {
+        let time = |f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            f();
+            n as f64 / t.elapsed().as_secs_f64()
+        };
+        // Alternate which goes first, so neither always runs on a warmer cache or cooler CPU.
+        let (x, y) = if round % 2 == 0 {
+            let x = time(&mut a);
+            (x, time(&mut b))
+        } else {
+            let y = time(&mut b);
+            (time(&mut a), y)
+        };
+        ra.push(x);
+        rb.push(y);
+        ratios.push(x / y);
+        round += 1;
+    }
+    (median(ra), median(rb), median(ratios))
+}
+
+fn item(i: usize) -> ItemVersion {
+    let t = Timestamp::from_unix(1_795_856_400 + i as u64).expect("in range");
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    ItemVersion {
+        ipsp: 1,
+        record_type: RecordType::Item,
+        origin: NodeId::new("bo-y-te").expect("valid"),
+        log_index: i as u64,
+        id: ItemId::from_random(bytes),
+        version: 1,
+        prev: None,
+        update: None,
+        kind: ItemKind::News,
+        language: Lang::new("vi").expect("valid"),
+        title: format!("Bộ Y tế hướng dẫn phòng chống dịch bệnh mùa mưa, bản tin số {i}"),
+        summary:
+            "Các hộ gia đình cần loại bỏ nước đọng hằng tuần và đi khám ngay khi có dấu hiệu sốt."
+                .into(),
+        content_html: "<p>Theo Cục Y tế dự phòng, số ca mắc sốt xuất huyết tăng trong tháng qua. \
+            Người dân cần diệt bọ gậy, loại bỏ dụng cụ chứa nước đọng, ngủ màn kể cả ban ngày, \
+            và đến cơ sở y tế ngay khi có dấu hiệu sốt cao liên tục.</p>"
+            .repeat(3),
+        translations: Default::default(),
+        categories: vec!["suc-khoe".into(), "y-te-du-phong".into()],
+        attachments: vec![],
+        legal: None,
+        published: t,
+        updated: t,
+    }
+}
+
+fn proto(budget: Duration) -> Vec<Row> {
+    const N: usize = 500;
+    let signer = Signer::from_seed([42; 32]);
+    let records: Vec<ItemVersion> = (0..N).map(item).collect();
+    let signed: Vec<SignedRecord> =
+        records.iter().map(|r| envelope::sign(r, &signer).expect("valid record")).collect();
+    let avg = signed.iter().map(|s| s.bytes().len()).sum::<usize>() / N;
+    eprintln!("proto: {N} item records, {avg} bytes each on average");
+    let mut trust = TrustStore::new();
+    trust.add(NodeId::new("bo-y-te").expect("valid"), KeyGrant::pinned(signer.public_key()));
+
+    // The reference: ed25519-dalek verify_strict over exactly the bytes we verify.
+    let vk = VerifyingKey::from_bytes(signer.public_key().as_bytes()).expect("valid key");
+    let raw: Vec<(Vec<u8>, Signature)> = signed
+        .iter()
+        .map(|s| (signing_input(RecordType::Item, s.bytes()), Signature::from_bytes(s.sig())))
+        .collect();
+    let raw_verify = || {
+        for (msg, sig) in &raw {
+            assert!(vk.verify_strict(black_box(msg), sig).is_ok());
+        }
+    };
+    let record_verify = || {
+        for s in &signed {
+            assert!(envelope::open(black_box(s), &trust).is_ok());
+        }
+    };
+    let (ours, reference, ratio) = side_by_side(budget, N, record_verify, raw_verify);
+    let mut rows = vec![Row {
+        name: "record verify (parse + canonical check + schema + verify_strict)",
+        unit: "records/s",
+        value: ours,
+        reference_name: "raw ed25519-dalek verify_strict, same bytes",
+        reference,
+        ratio,
+        target: Some(0.9),
+    }];
+
+    let sk = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let raw_sign = || {
+        for (msg, _) in &raw {
+            black_box(ed25519_dalek::Signer::sign(&sk, black_box(msg)));
+        }
+    };
+    let record_sign = || {
+        for r in &records {
+            black_box(envelope::sign(black_box(r), &signer).expect("valid"));
+        }
+    };
+    let (ours, reference, ratio) = side_by_side(budget, N, record_sign, raw_sign);
+    rows.push(Row {
+        name: "record sign (validate + canonicalise + sign)",
+        unit: "records/s",
+        value: ours,
+        reference_name: "raw ed25519-dalek sign, same bytes",
+        reference,
+        ratio,
+        target: None,
+    });
+    let (ours, reference, ratio) = side_by_side(budget, N, record_sign, raw_verify);
+    rows.push(Row {
+        name: "record sign (validate + canonicalise + sign)",
+        unit: "records/s",
+        value: ours,
+        reference_name: "raw ed25519-dalek verify_strict, same bytes",
+        reference,
+        ratio,
+        target: None,
+    });
+    rows
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut seconds = 10.0;
+    let mut json_path = None;
+    let mut suites = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(seconds),
+            "--json" => json_path = it.next().cloned(),
+            "proto" => suites.push(a.clone()),
+            other => {
+                eprintln!(
+                    "unknown argument {other}; usage: portal-bench [proto] [--seconds N] [--json PATH]"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    if suites.is_empty() {
+        suites.push("proto".into());
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; run `cargo xtask bench` for release-mode figures");
+    }
+    let budget = Duration::from_secs_f64(seconds);
+    let mut rows = Vec::new();
+    for s in &suites {
+        if s == "proto" {
+            rows.extend(proto(budget));
+        }
+    }
+    println!();
+    println!("| figure | value | reference | reference value | ratio | target |");
+    println!("|---|---:|---|---:|---:|---:|");
+    for r in &rows {
+        let target = r.target.map_or("—".to_owned(), |t| {
+            format!("≥ {t:.2} {}", if r.ratio >= t { "✓" } else { "✗" })
+        });
+        println!(
+            "| {} | {:.0} {} | {} | {:.0} | {:.3} | {} |",
+            r.name, r.value, r.unit, r.reference_name, r.reference, r.ratio, target
+        );
+    }
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({"figure": r.name, "unit": r.unit, "value": r.value,
+                "reference": r.reference_name, "reference_value": r.reference,
+                "ratio": r.ratio, "target": r.target})
+        })
+        .collect();
+    let path = json_path.unwrap_or_else(|| "target/bench/proto.json".into());
+    if let Some(dir) = std::path::Path::new(&path).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(&path, serde_json::to_string_pretty(&json).expect("serialises")) {
+        Ok(()) => eprintln!("wrote {path}"),
+        Err(e) => eprintln!("could not write {path}: {e}"),
+    }
+}
