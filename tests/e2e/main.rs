@@ -3,6 +3,7 @@
 
 mod boundaries;
 mod conformance;
+mod examples;
 mod feed_readers;
 mod fixtures;
 mod spec;

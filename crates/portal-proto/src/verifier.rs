@@ -421,3 +421,55 @@ pub fn open_checkpoint_note(
 pub fn checkpoint_origin(node: &NodeId) -> String {
     format!("ipsp/1/{node}")
 }
+
+/// Trust derived from a federation roster (SPEC.md §4.5): the members' key grants, as signed
+/// by the central node, plus the central node's own keys.
+#[derive(Clone, Debug)]
+pub struct RosterTrust {
+    roster: Verified<crate::record::Roster>,
+    store: envelope::TrustStore,
+}
+
+impl RosterTrust {
+    /// Verify `signed` as a roster under `central` (the central node's pinned keys). If
+    /// `previous` is given, a lower serial is a [`Rejection::Rollback`] and another central
+    /// origin is a [`Rejection::WrongOrigin`].
+    pub fn open(
+        signed: &SignedRecord,
+        central: &envelope::TrustStore,
+        previous: Option<&RosterTrust>,
+    ) -> Result<RosterTrust, Rejection> {
+        let roster = envelope::open_as::<crate::record::Roster>(signed, central)?;
+        if let Some(prev) = previous {
+            let (had, got) = (prev.roster.record(), roster.record());
+            if got.origin != had.origin {
+                return Err(Rejection::wrong_origin(&had.origin, &got.origin));
+            }
+            if got.serial < had.serial {
+                return Err(Rejection::Rollback { had: had.serial, got: got.serial });
+            }
+        }
+        let mut store = central.clone();
+        for m in &roster.record().members {
+            store.set(m.id.clone(), m.keys.clone());
+        }
+        Ok(RosterTrust { roster, store })
+    }
+
+    /// The verified roster.
+    pub fn roster(&self) -> &Verified<crate::record::Roster> {
+        &self.roster
+    }
+
+    /// A [`LogVerifier`] for member `id`, starting from the roster's grants for it.
+    pub fn log_verifier(&self, id: &NodeId) -> Option<LogVerifier> {
+        use envelope::KeyResolver as _;
+        self.store.grants(id).map(|g| LogVerifier::new(id.clone(), g.to_vec()))
+    }
+}
+
+impl envelope::KeyResolver for RosterTrust {
+    fn grants(&self, origin: &NodeId) -> Option<&[KeyGrant]> {
+        self.store.grants(origin)
+    }
+}

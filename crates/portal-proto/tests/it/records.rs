@@ -160,3 +160,55 @@ fn control_characters_are_refused_but_newlines_tabs_and_latin1_letters_are_not()
         envelope::sign(&item(good.into(), "x".into(), vec![], 0), &signer).expect(good);
     }
 }
+
+mod roster {
+    use portal_proto::crypto::Signer;
+    use portal_proto::envelope::{self, KeyResolver, TrustStore};
+    use portal_proto::ids::{Lang, NodeId};
+    use portal_proto::record::*;
+    use portal_proto::time::Timestamp;
+    use portal_proto::verifier::RosterTrust;
+
+    fn roster(serial: u64, member_key: &Signer, revoked_from: Option<u64>) -> Roster {
+        let mut grant = KeyGrant::pinned(member_key.public_key());
+        grant.revoked_from = revoked_from;
+        Roster {
+            ipsp: 1,
+            record_type: RecordType::Roster,
+            origin: NodeId::new("chinh-phu").unwrap(),
+            serial,
+            members: vec![Member {
+                id: NodeId::new("bo-y-te").unwrap(),
+                url: "https://moh.example.gov.vn".into(),
+                name: [(Lang::new("vi").unwrap(), "Bộ Y tế".to_owned())].into(),
+                status: MemberStatus::Active,
+                keys: vec![grant],
+            }],
+            time: Timestamp::from_unix(1_795_856_400).unwrap(),
+        }
+    }
+
+    #[test]
+    fn roster_trust_resolves_members_and_refuses_rollback_and_forgery() {
+        let central = Signer::from_seed([1; 32]);
+        let member = Signer::from_seed([2; 32]);
+        let mut pinned = TrustStore::new();
+        pinned.add(NodeId::new("chinh-phu").unwrap(), KeyGrant::pinned(central.public_key()));
+
+        let r3 = envelope::sign(&roster(3, &member, None), &central).unwrap();
+        let trust = RosterTrust::open(&r3, &pinned, None).unwrap();
+        let moh = NodeId::new("bo-y-te").unwrap();
+        assert_eq!(trust.grants(&moh).unwrap()[0].kid, member.public_key().key_id());
+        assert!(trust.log_verifier(&moh).is_some());
+
+        // Revocation "from log index 5" carried by a newer roster applies to the member's log.
+        let r4 = envelope::sign(&roster(4, &member, Some(5)), &central).unwrap();
+        let newer = RosterTrust::open(&r4, &pinned, Some(&trust)).unwrap();
+        assert_eq!(newer.grants(&moh).unwrap()[0].status_at(5), KeyStatus::Revoked);
+
+        let err = RosterTrust::open(&r3, &pinned, Some(&newer)).unwrap_err();
+        assert_eq!(err.code(), "rollback");
+        let forged = envelope::sign(&roster(9, &member, None), &member).unwrap();
+        assert_eq!(RosterTrust::open(&forged, &pinned, None).unwrap_err().code(), "unknown-key");
+    }
+}

@@ -1,0 +1,1 @@
+//! Runnable examples live beside this file (`verify_feed.rs`, …); this library is empty.
