@@ -60,6 +60,7 @@ pub mod ids;
 pub mod jcs;
 pub mod limits;
 pub mod merkle;
+pub mod push;
 pub mod record;
 pub mod time;
 pub mod verifier;

@@ -5,6 +5,7 @@ mod crypto;
 mod feed;
 mod jcs;
 mod merkle;
+mod push;
 mod records;
 
 /// Path of a file in the shared third-party test data.
