@@ -6,5 +6,6 @@ mod conformance;
 mod examples;
 mod feed_readers;
 mod fixtures;
+mod node;
 mod spec;
 mod vectors;

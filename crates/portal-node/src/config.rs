@@ -1,0 +1,141 @@
+//! The node's configuration file (`DATA/config.toml`) and data directory layout.
+//!
+//! ```text
+//! DATA/config.toml            this file (deny_unknown_fields: a typo is an error, not a default)
+//! DATA/keys/node.key          the Ed25519 seed, hex, mode 0600
+//! DATA/keys/signing-journal   the last batch signed, written before it is stored (crash replay)
+//! DATA/local-token            a token for `portal publish` to reach the running server, 0600
+//! DATA/serve.addr             where the running server listens (written by `portal serve`)
+//! DATA/store/                 the sled database (portal-store)
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use portal_proto::ids::{Digest, Lang, NodeId};
+use serde::{Deserialize, Serialize};
+
+/// `DATA/config.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The node's id (never changes).
+    pub id: NodeId,
+    /// Display names by language.
+    pub name: BTreeMap<Lang, String>,
+    /// Public base URL, e.g. `https://moh.gov.vn/portal` (no trailing slash).
+    pub url: String,
+    /// Address to listen on; by default the host and port of `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Seconds between heartbeat checkpoints (declared in the descriptor).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_seconds: u64,
+    /// SHA-256 of the editors' admin token (the token itself is shown once, at init).
+    pub admin_token_sha256: Digest,
+    /// Largest draft accepted by the editor API, in bytes.
+    #[serde(default = "default_max_draft")]
+    pub max_draft_bytes: usize,
+    /// Largest attachment accepted, in bytes.
+    #[serde(default = "default_max_attachment")]
+    pub max_attachment_bytes: usize,
+}
+
+fn default_heartbeat() -> u64 {
+    3600
+}
+fn default_max_draft() -> usize {
+    2 * 1024 * 1024
+}
+fn default_max_attachment() -> usize {
+    20 * 1024 * 1024
+}
+
+impl NodeConfig {
+    /// A config with defaults for the optional settings.
+    pub fn new(
+        id: NodeId,
+        name: BTreeMap<Lang, String>,
+        url: String,
+        admin_token_sha256: Digest,
+    ) -> Self {
+        NodeConfig {
+            id,
+            name,
+            url: url.trim_end_matches('/').to_owned(),
+            listen: None,
+            heartbeat_seconds: default_heartbeat(),
+            admin_token_sha256,
+            max_draft_bytes: default_max_draft(),
+            max_attachment_bytes: default_max_attachment(),
+        }
+    }
+
+    /// The display name to show by default (Vietnamese if present).
+    pub fn display_name(&self) -> &str {
+        let vi = Lang::new("vi").ok();
+        vi.and_then(|l| self.name.get(&l))
+            .or_else(|| self.name.values().next())
+            .map_or(self.id.as_str(), String::as_str)
+    }
+
+    /// `host:port` to listen on.
+    pub fn listen_addr(&self) -> Result<String, String> {
+        if let Some(l) = &self.listen {
+            return Ok(l.clone());
+        }
+        let rest = self
+            .url
+            .strip_prefix("http://")
+            .map(|r| (r, 80))
+            .or_else(|| self.url.strip_prefix("https://").map(|r| (r, 443)))
+            .ok_or_else(|| format!("url {:?} is not http(s)", self.url))?;
+        let host = rest.0.split('/').next().unwrap_or_default();
+        Ok(if host.contains(':') { host.to_owned() } else { format!("{host}:{}", rest.1) })
+    }
+}
+
+/// Paths inside a data directory.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The data directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// `config.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    /// `keys/`.
+    pub fn keys(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+    /// `keys/node.key`.
+    pub fn key(&self) -> PathBuf {
+        self.keys().join("node.key")
+    }
+    /// `keys/signing-journal`.
+    pub fn journal(&self) -> PathBuf {
+        self.keys().join("signing-journal")
+    }
+    /// `local-token`.
+    pub fn local_token(&self) -> PathBuf {
+        self.root.join("local-token")
+    }
+    /// `serve.addr`: the address a running `portal serve` listens on (for `portal publish`).
+    pub fn serve_addr(&self) -> PathBuf {
+        self.root.join("serve.addr")
+    }
+    /// `store/`.
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+}

@@ -1,0 +1,738 @@
+//! The node's HTTP interface (SPEC.md §8), built by [`app`] so tests can drive it in-process
+//! and the binary can serve it.
+
+// Helpers return a ready `HttpResponse` as their error so handlers can `?`-style return it;
+// it is built once per failing request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, Responder};
+use portal_proto::crypto::encode_base64;
+use portal_proto::envelope::{self, SignedRecord};
+use portal_proto::feed::{self, ArchiveLinks, FeedMeta};
+use portal_proto::ids::{Digest, ItemId};
+use portal_proto::merkle;
+use portal_proto::record::{Descriptor, KeyGrant, Record, RecordType};
+use portal_proto::time::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::draft::{Draft, WithdrawRequest};
+use crate::node::{Node, PublishError, now};
+
+/// Entries per feed page and per archive (archives cover log ranges of this many indices).
+pub const PAGE: u64 = 100;
+/// Default and largest page of the log API.
+const LOG_DEFAULT: u64 = 100;
+const LOG_MAX: u64 = 1000;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    node: Arc<Node>,
+    /// SHA-256 digests of the tokens that may use the editor API.
+    tokens: Vec<[u8; 32]>,
+    /// Rendered latest feeds, by (format, log size).
+    cache: Mutex<Vec<(&'static str, u64, Arc<Rendered>)>>,
+}
+
+#[derive(Debug)]
+struct Rendered {
+    body: Bytes,
+    etag: String,
+    last_modified: Option<String>,
+}
+
+impl AppState {
+    /// State for `node`, accepting the editors' admin token and, if given, the local CLI token.
+    pub fn new(node: Arc<Node>, extra_tokens: &[String]) -> AppState {
+        let mut tokens = vec![node.config.admin_token_sha256.to_bytes()];
+        tokens.extend(extra_tokens.iter().map(|t| Digest::of(t.as_bytes()).to_bytes()));
+        AppState { node, tokens, cache: Mutex::new(Vec::new()) }
+    }
+}
+
+/// Register every route on an actix `App`.
+pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
+    let max_draft = state.node.config.max_draft_bytes;
+    let max_attachment = state.node.config.max_attachment_bytes;
+    cfg.app_data(state)
+        .route("/.well-known/portal-node", web::get().to(descriptor))
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/api/v1/log", web::get().to(log))
+        .route("/api/v1/checkpoint", web::get().to(checkpoint))
+        .route("/api/v1/proof/inclusion", web::get().to(inclusion))
+        .route("/api/v1/proof/consistency", web::get().to(consistency))
+        .route("/api/v1/items/{id}", web::get().to(item_json))
+        .route("/items/{id}", web::get().to(item_html))
+        .route("/feeds/atom", web::get().to(atom_latest))
+        .route("/feeds/json", web::get().to(json_latest))
+        .route("/feeds/atom/archive/{n}", web::get().to(atom_archive))
+        .route("/feeds/json/archive/{n}", web::get().to(json_archive))
+        .route("/attachments/{sha256}", web::get().to(attachment))
+        .service(
+            web::resource("/api/v1/items")
+                .app_data(web::PayloadConfig::new(max_draft))
+                .route(web::post().to(publish)),
+        )
+        .service(
+            web::resource("/api/v1/items/{id}/withdraw")
+                .app_data(web::PayloadConfig::new(max_draft))
+                .route(web::post().to(withdraw)),
+        )
+        .service(
+            web::resource("/api/v1/attachments")
+                .app_data(web::PayloadConfig::new(max_attachment))
+                .route(web::post().to(upload)),
+        );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and helpers
+
+/// A JSON error with a stable code (SPEC.md §8).
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status).json(json!({"error": {"code": code, "message": message.into()}}))
+}
+
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!("internal error: {e}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the node's log")
+}
+
+/// Serve `body` with a strong ETag, honouring `If-None-Match` (and `If-Modified-Since` when
+/// there is no ETag match to decide).
+fn conditional(
+    req: &HttpRequest,
+    state: &AppState,
+    content_type: &'static str,
+    rendered: &Rendered,
+    cache_control: &'static str,
+) -> HttpResponse {
+    let inm = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let ims = req.headers().get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
+    let fresh = match inm {
+        Some(tags) => tags.split(',').any(|t| t.trim() == rendered.etag || t.trim() == "*"),
+        None => ims.is_some() && ims == rendered.last_modified.as_deref(),
+    };
+    let mut resp = if fresh {
+        state.node.metrics.not_modified();
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    resp.insert_header((header::ETAG, rendered.etag.clone()))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    if let Some(lm) = &rendered.last_modified {
+        resp.insert_header((header::LAST_MODIFIED, lm.clone()));
+    }
+    if fresh { resp.finish() } else { resp.content_type(content_type).body(rendered.body.clone()) }
+}
+
+fn render(body: Vec<u8>, last_modified: Option<Timestamp>) -> Rendered {
+    let etag = format!("\"{}\"", &Digest::of(&body).as_str()[..32]);
+    Rendered { body: Bytes::from(body), etag, last_modified: last_modified.map(http_date) }
+}
+
+/// RFC 9110 IMF-fixdate.
+fn http_date(t: Timestamp) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let s = t.to_string(); // YYYY-MM-DDTHH:MM:SSZ
+    let month: usize = s[5..7].parse().unwrap_or(1);
+    format!(
+        "{}, {} {} {} {} GMT",
+        DAYS[((t.unix() / 86_400) % 7) as usize],
+        &s[8..10],
+        MONTHS[month.saturating_sub(1).min(11)],
+        &s[0..4],
+        &s[11..19]
+    )
+}
+
+const SHORT: &str = "public, max-age=5";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+fn authorized(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let presented = Digest::of(token.trim().as_bytes()).to_bytes();
+    // Compare against every accepted token in constant time; never log the token.
+    let mut ok = subtle::Choice::from(0u8);
+    for t in &state.tokens {
+        ok |= presented.ct_eq(t);
+    }
+    bool::from(ok)
+}
+
+fn unauthorized(state: &AppState) -> HttpResponse {
+    state.node.metrics.unauthorized();
+    let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
+    resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+fn publish_error(e: PublishError) -> HttpResponse {
+    match e {
+        PublishError::Invalid(fields) => HttpResponse::BadRequest().json(json!({"error": {
+            "code": "invalid-draft",
+            "message": "the draft has invalid fields",
+            "fields": fields.iter().map(|f| json!({"field": f.field, "reason": f.reason})).collect::<Vec<_>>(),
+        }})),
+        PublishError::NotFound(id) => error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
+        PublishError::Withdrawn(id) => {
+            error(StatusCode::CONFLICT, "withdrawn", format!("item {id} was withdrawn; it cannot change any more"))
+        }
+        PublishError::Refused(reason) => error(StatusCode::SERVICE_UNAVAILABLE, "signing-refused", reason),
+        other => internal(other),
+    }
+}
+
+fn parse_item_id(raw: &str) -> Result<ItemId, HttpResponse> {
+    ItemId::new(raw).map_err(|e| error(StatusCode::NOT_FOUND, "not-found", e.to_string()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read side
+
+async fn healthz(state: web::Data<AppState>) -> impl Responder {
+    let refusal = state.node.refusal();
+    let body = json!({"status": if refusal.is_some() { "degraded" } else { "ok" },
+                      "log_size": state.node.store.size(), "signing_refused": refusal});
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)
+}
+
+async fn metrics(state: web::Data<AppState>) -> impl Responder {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.node.metrics.render(state.node.store.size(), state.node.refusal().is_some()))
+}
+
+fn descriptor_record(node: &Node) -> Descriptor {
+    let base = &node.config.url;
+    let endpoints = [
+        ("atom", "/feeds/atom"),
+        ("checkpoint", "/api/v1/checkpoint"),
+        ("consistency-proof", "/api/v1/proof/consistency"),
+        ("inclusion-proof", "/api/v1/proof/inclusion"),
+        ("items", "/api/v1/items"),
+        ("json-feed", "/feeds/json"),
+        ("log", "/api/v1/log"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), format!("{base}{v}")))
+    .collect();
+    Descriptor {
+        ipsp: 1,
+        record_type: RecordType::Descriptor,
+        origin: node.config.id.clone(),
+        name: node.config.name.clone(),
+        url: base.clone(),
+        keys: vec![KeyGrant::pinned(node.signer().public_key())],
+        endpoints,
+        heartbeat: node.config.heartbeat_seconds,
+        log_size: node.store.size(),
+        time: now(),
+    }
+}
+
+async fn descriptor(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    state.node.metrics.request();
+    match envelope::sign(&descriptor_record(&state.node), state.node.signer()) {
+        Ok(signed) => {
+            let r = render(signed.to_json().into_bytes(), None);
+            conditional(&req, &state, "application/json", &r, "public, max-age=60")
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    after: Option<u64>,
+    limit: Option<u64>,
+}
+
+async fn log(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<LogQuery>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let store = &state.node.store;
+    let size = store.size();
+    let start = q.after.unwrap_or(0).min(size);
+    let limit = q.limit.unwrap_or(LOG_DEFAULT).clamp(1, LOG_MAX);
+    let entries = match store.entries(start, limit as usize) {
+        Ok(e) => e,
+        Err(e) => return internal(e),
+    };
+    let checkpoint = match store.checkpoint() {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => return internal(e),
+    };
+    let end = start + entries.len() as u64;
+    let mut body = json!({
+        "origin": state.node.config.id,
+        "start": start,
+        "size": size,
+        "entries": entries.iter().zip(start..).map(|(s, i)| json!({
+            "index": i, "kid": s.kid(), "record": s.record_base64(), "sig": s.sig_base64()})).collect::<Vec<_>>(),
+        "checkpoint": checkpoint,
+    });
+    if end < size {
+        body["next"] =
+            json!(format!("{}/api/v1/log?after={end}&limit={limit}", state.node.config.url));
+    }
+    let full_page = entries.len() as u64 == limit;
+    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
+    // A full page never changes (the log is append-only) except for the embedded checkpoint,
+    // which readers must not cache for long: keep it short.
+    let _ = full_page;
+    conditional(&req, &state, "application/json", &r, SHORT)
+}
+
+async fn checkpoint(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    state.node.metrics.request();
+    match state.node.store.checkpoint() {
+        Ok(Some(note)) => {
+            let r = render(note.into_bytes(), None);
+            conditional(&req, &state, "text/plain; charset=utf-8", &r, SHORT)
+        }
+        Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "no-checkpoint", "no checkpoint yet"),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+async fn inclusion(state: web::Data<AppState>, q: web::Query<InclusionQuery>) -> HttpResponse {
+    state.node.metrics.request();
+    let store = &state.node.store;
+    let size = q.size.unwrap_or_else(|| store.size());
+    if size > store.size() || q.index >= size {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "out-of-range",
+            format!("need index < size <= {}", store.size()),
+        );
+    }
+    match merkle::inclusion_proof(store.as_ref(), q.index, size) {
+        Ok(proof) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, IMMUTABLE))
+            .json(json!({"index": q.index, "size": size, "proof": proof.iter().map(|h| encode_base64(h)).collect::<Vec<_>>()})),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+async fn consistency(state: web::Data<AppState>, q: web::Query<ConsistencyQuery>) -> HttpResponse {
+    state.node.metrics.request();
+    let store = &state.node.store;
+    let to = q.to.unwrap_or_else(|| store.size());
+    if q.from == 0 || q.from > to || to > store.size() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "out-of-range",
+            format!("need 0 < from <= to <= {}", store.size()),
+        );
+    }
+    match merkle::consistency_proof(store.as_ref(), q.from, to) {
+        Ok(proof) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, IMMUTABLE))
+            .json(json!({"from": q.from, "to": to, "proof": proof.iter().map(|h| encode_base64(h)).collect::<Vec<_>>()})),
+        Err(e) => internal(e),
+    }
+}
+
+/// An item's versions, oldest first, and its withdrawal.
+type History = (Vec<SignedRecord>, Option<SignedRecord>);
+
+/// All versions (and the withdrawal) of an item.
+fn item_history(node: &Node, id: &ItemId) -> Result<Option<History>, HttpResponse> {
+    let Some(idx) = node.store.item(id).map_err(internal)? else { return Ok(None) };
+    let mut versions = Vec::with_capacity(idx.versions.len());
+    for i in idx.versions {
+        versions.push(
+            node.store
+                .entry(i)
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("entry {i} missing")))?,
+        );
+    }
+    let withdrawal = match idx.withdrawal {
+        Some(i) => Some(
+            node.store
+                .entry(i)
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("entry {i} missing")))?,
+        ),
+        None => None,
+    };
+    Ok(Some((versions, withdrawal)))
+}
+
+async fn item_json(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let id = match parse_item_id(&path) {
+        Ok(id) => id,
+        Err(resp) => return resp,
+    };
+    match item_history(&state.node, &id) {
+        Ok(Some((versions, withdrawal))) => {
+            let mut body = json!({"id": id, "versions": versions});
+            if let Some(w) = withdrawal {
+                body["withdrawal"] = json!(w);
+            }
+            let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
+            conditional(&req, &state, "application/json", &r, SHORT)
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
+        Err(resp) => resp,
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+async fn item_html(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let id = match parse_item_id(&path) {
+        Ok(id) => id,
+        Err(resp) => return resp,
+    };
+    let (versions, withdrawal) = match item_history(&state.node, &id) {
+        Ok(Some(h)) => h,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
+        Err(resp) => return resp,
+    };
+    let Some(Ok(Record::Item(latest))) = versions.last().map(|s| envelope::parse_record(s.bytes()))
+    else {
+        return internal(format!("item {id} has no readable version"));
+    };
+    let name = escape(state.node.config.display_name());
+    let mut body = format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} — {name}</title></head><body><main><article><h1>{title}</h1>",
+        lang = escape(latest.language.as_str()),
+        title = escape(&latest.title),
+    );
+    match withdrawal.as_ref().map(|w| envelope::parse_record(w.bytes())) {
+        Some(Ok(Record::Withdrawal(w))) => body.push_str(&format!(
+            "<p role=\"status\"><strong>{}</strong> ({}): {}</p>",
+            w.state.as_str(),
+            w.time,
+            escape(&w.explanation)
+        )),
+        _ => {
+            body.push_str(&format!("<p>{}</p>", escape(&latest.summary)));
+            body.push_str(&portal_proto::html::sanitize_html(&latest.content_html));
+        }
+    }
+    body.push_str(&format!(
+        "<aside><h2>Provenance</h2><p>Signed by {name} ({origin}), key {kid}, version {v}, {updated}.</p><h2>History</h2><ol>",
+        origin = escape(latest.origin.as_str()),
+        kid = versions.last().map(|s| s.kid().to_string()).unwrap_or_default(),
+        v = latest.version,
+        updated = latest.updated,
+    ));
+    for s in &versions {
+        if let Ok(Record::Item(v)) = envelope::parse_record(s.bytes()) {
+            let note = v
+                .update
+                .as_ref()
+                .map(|u| escape(&u.note))
+                .unwrap_or_else(|| "first publication".into());
+            body.push_str(&format!("<li>v{} — {} — {}</li>", v.version, v.updated, note));
+        }
+    }
+    body.push_str("</ol></aside></article></main></body></html>");
+    let r = render(body.into_bytes(), Some(latest.updated));
+    let mut resp = conditional(&req, &state, "text/html; charset=utf-8", &r, SHORT);
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src https: http:; style-src 'self'"),
+    );
+    resp
+}
+
+async fn attachment(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    state.node.metrics.request();
+    let Ok(digest) = Digest::new(path.as_str()) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "attachments are addressed by SHA-256 (64 hex)",
+        );
+    };
+    match state.node.store.blob(&digest) {
+        Ok(Some(bytes)) => HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .insert_header((header::ETAG, format!("\"{}\"", digest.as_str())))
+            .insert_header((header::CACHE_CONTROL, IMMUTABLE))
+            .body(bytes),
+        Ok(None) => error(StatusCode::NOT_FOUND, "not-found", "no such attachment"),
+        Err(e) => internal(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feeds
+
+fn is_feed_entry(s: &SignedRecord) -> bool {
+    matches!(envelope::parse_record(s.bytes()), Ok(Record::Item(_) | Record::Withdrawal(_)))
+}
+
+fn entry_time(s: &SignedRecord) -> Option<Timestamp> {
+    match envelope::parse_record(s.bytes()) {
+        Ok(Record::Item(i)) => Some(i.updated),
+        Ok(Record::Withdrawal(w)) => Some(w.time),
+        _ => None,
+    }
+}
+
+fn feed_meta(
+    node: &Node,
+    format: &str,
+    archive: Option<u64>,
+    entries: &[SignedRecord],
+) -> FeedMeta {
+    let base = &node.config.url;
+    let size = node.store.size();
+    let complete = size / PAGE; // number of complete archives
+    let url = |n: u64| format!("{base}/feeds/{format}/archive/{n}");
+    let links = match archive {
+        None => ArchiveLinks {
+            is_archive: false,
+            current: None,
+            prev_archive: complete.checked_sub(1).map(url),
+            next_archive: None,
+            next_page: None,
+        },
+        Some(n) => ArchiveLinks {
+            is_archive: true,
+            current: Some(format!("{base}/feeds/{format}")),
+            prev_archive: n.checked_sub(1).map(url),
+            next_archive: (n + 1 < complete).then(|| url(n + 1)),
+            next_page: None,
+        },
+    };
+    FeedMeta {
+        feed_id: format!("urn:ipsp:{}:feed", node.config.id),
+        title: node.config.display_name().to_owned(),
+        author: node.config.display_name().to_owned(),
+        self_url: archive.map_or_else(|| format!("{base}/feeds/{format}"), url),
+        alternate_url: format!("{base}/"),
+        updated: entries.iter().filter_map(entry_time).max().unwrap_or(Timestamp::EPOCH),
+        archive: links,
+        item_url: format!("{base}/items/{{id}}"),
+    }
+}
+
+fn encode(format: &str, meta: &FeedMeta, entries: &[SignedRecord]) -> Result<Vec<u8>, String> {
+    let text = match format {
+        "atom" => feed::encode_atom(meta, entries),
+        _ => feed::encode_json(meta, entries),
+    };
+    text.map(String::into_bytes).map_err(|e| e.to_string())
+}
+
+const ATOM: &str = "application/atom+xml; charset=utf-8";
+const JSON_FEED: &str = "application/feed+json; charset=utf-8";
+
+async fn latest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    format: &'static str,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let size = state.node.store.size();
+    let cached = state.cache.lock().ok().and_then(|c| {
+        c.iter().find(|(f, s, _)| *f == format && *s == size).map(|(_, _, r)| Arc::clone(r))
+    });
+    let rendered = match cached {
+        Some(r) => r,
+        None => {
+            let entries = match state.node.store.entries_rev(size, PAGE as usize, is_feed_entry) {
+                Ok(e) => e.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
+                Err(e) => return internal(e),
+            };
+            let meta = feed_meta(&state.node, format, None, &entries);
+            let body = match encode(format, &meta, &entries) {
+                Ok(b) => b,
+                Err(e) => return internal(e),
+            };
+            let r = Arc::new(render(body, Some(meta.updated)));
+            if let Ok(mut c) = state.cache.lock() {
+                c.retain(|(f, _, _)| *f != format);
+                c.push((format, size, Arc::clone(&r)));
+            }
+            r
+        }
+    };
+    let ct = if format == "atom" { ATOM } else { JSON_FEED };
+    conditional(&req, &state, ct, &rendered, SHORT)
+}
+
+async fn atom_latest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    latest(req, state, "atom").await
+}
+
+async fn json_latest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    latest(req, state, "json").await
+}
+
+async fn archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    n: u64,
+    format: &'static str,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let Some(end) = n.checked_mul(PAGE).and_then(|s| s.checked_add(PAGE)) else {
+        return error(StatusCode::NOT_FOUND, "not-found", "no such archive");
+    };
+    if end > state.node.store.size() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("archive {n} is not complete yet; see /feeds/{format}"),
+        );
+    }
+    let entries = match state.node.store.entries_rev(end, PAGE as usize, |_| true) {
+        Ok(e) => e.into_iter().map(|(_, s)| s).filter(is_feed_entry).collect::<Vec<_>>(),
+        Err(e) => return internal(e),
+    };
+    let meta = feed_meta(&state.node, format, Some(n), &entries);
+    match encode(format, &meta, &entries) {
+        Ok(body) => {
+            let r = render(body, Some(meta.updated));
+            let ct = if format == "atom" { ATOM } else { JSON_FEED };
+            conditional(&req, &state, ct, &r, IMMUTABLE)
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn atom_archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    n: web::Path<u64>,
+) -> HttpResponse {
+    archive(req, state, *n, "atom").await
+}
+
+async fn json_archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    n: web::Path<u64>,
+) -> HttpResponse {
+    archive(req, state, *n, "json").await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editor API
+
+async fn publish(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
+    if !authorized(&req, &state) {
+        return unauthorized(&state);
+    }
+    let draft = match Draft::from_json(&body) {
+        Ok(d) => d,
+        Err(fields) => return publish_error(PublishError::Invalid(fields)),
+    };
+    match state.node.publish(draft).await {
+        Ok(p) => {
+            tracing::info!(id = %p.id, version = p.version, log_index = p.log_index, "published");
+            HttpResponse::Created()
+                .insert_header((
+                    header::LOCATION,
+                    format!("{}/items/{}", state.node.config.url, p.id),
+                ))
+                .json(p)
+        }
+        Err(e) => publish_error(e),
+    }
+}
+
+async fn withdraw(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    if !authorized(&req, &state) {
+        return unauthorized(&state);
+    }
+    let id = match parse_item_id(&path) {
+        Ok(id) => id,
+        Err(resp) => return resp,
+    };
+    let request: WithdrawRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return publish_error(PublishError::Invalid(vec![
+                portal_proto::record::FieldError::new("$", e.to_string()),
+            ]));
+        }
+    };
+    match state.node.withdraw(id, request).await {
+        Ok(p) => {
+            tracing::info!(id = %p.id, log_index = p.log_index, "withdrawn");
+            HttpResponse::Ok().json(p)
+        }
+        Err(e) => publish_error(e),
+    }
+}
+
+async fn upload(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
+    if !authorized(&req, &state) {
+        return unauthorized(&state);
+    }
+    if body.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "empty", "the attachment is empty");
+    }
+    let store = Arc::clone(&state.node.store);
+    let len = body.len();
+    match web::block(move || store.put_blob(&body)).await {
+        Ok(Ok(digest)) => HttpResponse::Created()
+            .insert_header((
+                header::LOCATION,
+                format!("{}/attachments/{}", state.node.config.url, digest),
+            ))
+            .json(json!({"sha256": digest, "size": len})),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}

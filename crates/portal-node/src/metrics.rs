@@ -1,0 +1,79 @@
+//! Counters for `GET /metrics` (Prometheus text format 0.0.4), written by hand: a few atomics
+//! do not need a metrics framework.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The node's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    published: AtomicU64,
+    publish_refused: AtomicU64,
+    unauthorized: AtomicU64,
+    requests: AtomicU64,
+    not_modified: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn published(&self) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn publish_refused(&self) {
+        self.publish_refused.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn unauthorized(&self) {
+        self.unauthorized.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn not_modified(&self) {
+        self.not_modified.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition text, with the current log size.
+    pub fn render(&self, log_size: u64, refusing: bool) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        };
+        metric("portal_log_size", "gauge", "Entries in the node's log.", log_size);
+        metric(
+            "portal_publishes_total",
+            "counter",
+            "Entries signed and stored.",
+            self.published.load(Ordering::Relaxed),
+        );
+        metric(
+            "portal_publish_refused_total",
+            "counter",
+            "Drafts and withdrawals refused.",
+            self.publish_refused.load(Ordering::Relaxed),
+        );
+        metric(
+            "portal_unauthorized_total",
+            "counter",
+            "Editor API requests with a missing or wrong token.",
+            self.unauthorized.load(Ordering::Relaxed),
+        );
+        metric(
+            "portal_http_requests_total",
+            "counter",
+            "HTTP requests served.",
+            self.requests.load(Ordering::Relaxed),
+        );
+        metric(
+            "portal_http_not_modified_total",
+            "counter",
+            "Conditional GETs answered 304.",
+            self.not_modified.load(Ordering::Relaxed),
+        );
+        metric(
+            "portal_signing_refused",
+            "gauge",
+            "1 while the node refuses to sign (store behind its key's history).",
+            u64::from(refusing),
+        );
+        out
+    }
+}

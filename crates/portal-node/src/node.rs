@@ -1,0 +1,502 @@
+//! The node's core: one writer thread that turns drafts into signed log entries.
+//!
+//! Every publish and withdrawal goes through a single sequencer thread, so log indices are
+//! assigned in one place. It takes whatever jobs are waiting (group commit), assigns indices,
+//! signs, writes the batch to the signing journal (fsync), appends it to the store (one atomic
+//! batch + flush) with a fresh checkpoint, and only then acknowledges. So:
+//!
+//! - an acknowledged publish is durable;
+//! - a signature never leaves the process before its record is durable;
+//! - after a crash between journal and store, the exact signed batch is replayed from the
+//!   journal, never re-signed differently;
+//! - if the store is behind what the key has signed (restored from an older backup), the node
+//!   refuses to sign and says why, until an operator restores the missing entries.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use portal_proto::checkpoint::{Checkpoint, sign_checkpoint};
+use portal_proto::crypto::Signer;
+use portal_proto::envelope::{self, SignedRecord};
+use portal_proto::ids::{Digest, ItemId};
+use portal_proto::record::{FieldError, ItemVersion, Record, RecordType, Validate, Withdrawal};
+use portal_proto::time::Timestamp;
+use portal_proto::verifier::checkpoint_origin;
+use portal_store::{Append, Store};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::config::{DataDir, NodeConfig};
+use crate::draft::{Draft, WithdrawRequest};
+use crate::files;
+use crate::metrics::Metrics;
+
+/// Most jobs committed in one batch.
+const MAX_BATCH: usize = 256;
+
+/// What a successful publish or withdrawal returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Published {
+    /// The item.
+    pub id: ItemId,
+    /// Its version (for a withdrawal: the version withdrawn).
+    pub version: u64,
+    /// The log index of the new entry.
+    pub log_index: u64,
+}
+
+/// Why a publish or withdrawal was refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The draft breaks field rules (every bad field is listed).
+    #[error("invalid draft: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// The item does not exist.
+    #[error("no item {0}")]
+    NotFound(ItemId),
+    /// The item was withdrawn; its chain has ended.
+    #[error("item {0} was withdrawn; it cannot change any more")]
+    Withdrawn(ItemId),
+    /// The node refuses to sign (see the message: usually a store behind its key's history).
+    #[error("signing refused: {0}")]
+    Refused(String),
+    /// Storage failed; nothing was acknowledged.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+type Reply = oneshot::Sender<Result<Published, PublishError>>;
+
+enum Job {
+    Publish(Box<Draft>, Reply),
+    Withdraw(ItemId, WithdrawRequest, Reply),
+    Heartbeat,
+}
+
+/// A job that became a signed record, waiting for its batch to be durable.
+struct Accepted {
+    record: Record,
+    signed: SignedRecord,
+    reply: Reply,
+    published: Published,
+}
+
+/// The signing journal: the last batch signed, written before it is stored.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Journal {
+    start: u64,
+    entries: Vec<SignedRecord>,
+}
+
+/// A running node's shared state.
+#[derive(Debug)]
+pub struct Node {
+    /// Configuration.
+    pub config: NodeConfig,
+    /// Data directory.
+    pub dir: DataDir,
+    /// The log and everything derived from it.
+    pub store: Arc<Store>,
+    /// Public counters.
+    pub metrics: Arc<Metrics>,
+    signer: Signer,
+    jobs: SyncSender<Job>,
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+/// The wall clock, in whole seconds.
+pub fn now() -> Timestamp {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Timestamp::from_unix(secs).unwrap_or(Timestamp::EPOCH)
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A file could not be read or parsed.
+    #[error("{path}: {reason}")]
+    File {
+        /// Which file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] portal_store::StoreError),
+}
+
+fn file_error(path: &std::path::Path, reason: impl ToString) -> OpenError {
+    OpenError::File { path: path.display().to_string(), reason: reason.to_string() }
+}
+
+/// Read `DATA/config.toml`.
+pub fn load_config(dir: &DataDir) -> Result<NodeConfig, OpenError> {
+    let path = dir.config();
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            file_error(
+                &path,
+                "not found: is this a node's data directory? Create one with `portal init`",
+            )
+        } else {
+            file_error(&path, e)
+        }
+    })?;
+    toml::from_str(&text).map_err(|e| file_error(&path, e))
+}
+
+/// Read the signing key.
+pub fn load_signer(dir: &DataDir) -> Result<Signer, OpenError> {
+    let path = dir.key();
+    let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?;
+    let digest = Digest::new(text.trim())
+        .map_err(|_| file_error(&path, "not a 64-hex-digit Ed25519 seed"))?;
+    Ok(Signer::from_seed(digest.to_bytes()))
+}
+
+impl Node {
+    /// Open the node in `dir`: config, key, store; replay or refuse per the signing journal;
+    /// start the writer thread.
+    pub fn open(dir: DataDir) -> Result<Arc<Node>, OpenError> {
+        let config = load_config(&dir)?;
+        let signer = load_signer(&dir)?;
+        let store = Arc::new(Store::open(&dir.store())?);
+        let refusal = Arc::new(Mutex::new(None));
+        let (tx, rx) = mpsc::sync_channel(1024);
+        let metrics = Arc::new(Metrics::default());
+        let node = Arc::new(Node { config, dir, store, metrics, signer, jobs: tx, refusal });
+        node.recover()?;
+        if node.store.checkpoint()?.is_none() {
+            // A fresh node signs the checkpoint of its empty log.
+            let note = node.sign_checkpoint(0, node.store.root()?)?;
+            node.store.set_checkpoint(&note)?;
+        }
+        let worker = Arc::clone(&node);
+        std::thread::Builder::new()
+            .name("portal-sequencer".into())
+            .spawn(move || worker.sequencer(rx))
+            .map_err(|e| {
+                file_error(node.dir.root(), format!("cannot start the writer thread: {e}"))
+            })?;
+        Ok(node)
+    }
+
+    /// Compare the signing journal with the store (see the module documentation).
+    fn recover(&self) -> Result<(), OpenError> {
+        let path = self.dir.journal();
+        let journal: Journal = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| file_error(&path, e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(file_error(&path, e)),
+        };
+        let size = self.store.size();
+        let signed_upto = journal.start + journal.entries.len() as u64;
+        if signed_upto <= size {
+            return Ok(());
+        }
+        if journal.start == size {
+            // Crashed after signing and journaling, before the store committed: store exactly
+            // what was signed.
+            let records: Vec<Record> = journal
+                .entries
+                .iter()
+                .map(|s| envelope::parse_record(s.bytes()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| file_error(&path, format!("journal entry: {e}")))?;
+            let appends: Vec<Append<'_>> = records
+                .iter()
+                .zip(&journal.entries)
+                .map(|(record, signed)| Append { record, signed })
+                .collect();
+            let mut tree = self.store.frontier()?;
+            for s in &journal.entries {
+                tree.append(s.leaf_hash());
+            }
+            let note = self.sign_checkpoint(tree.size(), tree.root())?;
+            self.store.append(&appends, &note)?;
+            tracing::warn!(
+                entries = journal.entries.len(),
+                from = size,
+                "replayed the signing journal after a crash"
+            );
+            return Ok(());
+        }
+        let reason = format!(
+            "this node's key has signed log entries up to index {}, but its store ends before index {size}: \
+             the store was restored from an older backup or lost data. Signing now would create two different \
+             records for the same index. Restore the missing entries (see deploy/RUNBOOK.md) and restart; \
+             until then the node serves what it has and refuses to publish.",
+            signed_upto - 1
+        );
+        tracing::error!("{reason}");
+        *self.refusal.lock().map_err(|_| file_error(&path, "poisoned lock"))? = Some(reason);
+        Ok(())
+    }
+
+    /// Why the node refuses to sign, if it does.
+    pub fn refusal(&self) -> Option<String> {
+        self.refusal.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The node's signer (for the descriptor and push signatures).
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    fn sign_checkpoint(&self, size: u64, root: [u8; 32]) -> Result<String, OpenError> {
+        let origin = checkpoint_origin(&self.config.id);
+        let cp = Checkpoint::with_time(origin.clone(), size, root, now().unix());
+        sign_checkpoint(&cp, &origin, &self.signer).map_err(|e| file_error(self.dir.root(), e))
+    }
+
+    /// Submit a draft; resolves when it is durable (or refused).
+    pub async fn publish(&self, draft: Draft) -> Result<Published, PublishError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Job::Publish(Box::new(draft), tx))?;
+        rx.await.map_err(|_| PublishError::Storage("the writer stopped".into()))?
+    }
+
+    /// Withdraw an item; resolves when it is durable (or refused).
+    pub async fn withdraw(
+        &self,
+        id: ItemId,
+        req: WithdrawRequest,
+    ) -> Result<Published, PublishError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Job::Withdraw(id, req, tx))?;
+        rx.await.map_err(|_| PublishError::Storage("the writer stopped".into()))?
+    }
+
+    /// Sign a fresh checkpoint of the current log (the heartbeat).
+    pub fn heartbeat(&self) {
+        let _ = self.jobs.try_send(Job::Heartbeat);
+    }
+
+    fn submit(&self, job: Job) -> Result<(), PublishError> {
+        if let Some(reason) = self.refusal() {
+            return Err(PublishError::Refused(reason));
+        }
+        self.jobs.send(job).map_err(|_| PublishError::Storage("the writer stopped".into()))
+    }
+
+    fn sequencer(&self, rx: Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.commit(jobs);
+        }
+    }
+
+    /// Build, sign, journal, store and acknowledge one batch.
+    fn commit(&self, jobs: Vec<Job>) {
+        let start = self.store.size();
+        let time = now();
+        let mut heartbeat = false;
+        let mut accepted: Vec<Accepted> = Vec::new();
+        // Item heads as they stand within this batch.
+        let mut heads: BTreeMap<ItemId, (u64, Digest, bool, Timestamp)> = BTreeMap::new();
+        for job in jobs {
+            let index = start + accepted.len() as u64;
+            let (built, reply) = match job {
+                Job::Heartbeat => {
+                    heartbeat = true;
+                    continue;
+                }
+                Job::Publish(draft, reply) => {
+                    (self.build_item(*draft, index, time, &mut heads), reply)
+                }
+                Job::Withdraw(id, req, reply) => {
+                    (self.build_withdrawal(id, req, index, time, &mut heads), reply)
+                }
+            };
+            match built {
+                Ok((record, signed, published)) => {
+                    accepted.push(Accepted { record, signed, reply, published })
+                }
+                Err(e) => {
+                    self.metrics.publish_refused();
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        if accepted.is_empty() && !heartbeat {
+            return;
+        }
+        let result = self.persist(start, &accepted);
+        for Accepted { reply, published, .. } in accepted {
+            let _ = reply.send(match &result {
+                Ok(()) => {
+                    self.metrics.published();
+                    Ok(published)
+                }
+                Err(e) => Err(PublishError::Storage(e.clone())),
+            });
+        }
+        if let Err(e) = result {
+            tracing::error!("commit failed, nothing acknowledged: {e}");
+        }
+    }
+
+    fn persist(&self, start: u64, accepted: &[Accepted]) -> Result<(), String> {
+        let mut tree = self.store.frontier().map_err(|e| e.to_string())?;
+        for a in accepted {
+            tree.append(a.signed.leaf_hash());
+        }
+        let note = self.sign_checkpoint(tree.size(), tree.root()).map_err(|e| e.to_string())?;
+        if accepted.is_empty() {
+            return self.store.set_checkpoint(&note).map_err(|e| e.to_string());
+        }
+        let journal =
+            Journal { start, entries: accepted.iter().map(|a| a.signed.clone()).collect() };
+        let bytes = serde_json::to_vec(&journal).map_err(|e| e.to_string())?;
+        files::replace_private(&self.dir.journal(), &bytes)
+            .map_err(|e| format!("signing journal: {e}"))?;
+        let appends: Vec<Append<'_>> =
+            accepted.iter().map(|a| Append { record: &a.record, signed: &a.signed }).collect();
+        self.store.append(&appends, &note).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn head(
+        &self,
+        id: &ItemId,
+        heads: &BTreeMap<ItemId, (u64, Digest, bool, Timestamp)>,
+    ) -> Result<Option<(u64, Digest, bool, Timestamp)>, PublishError> {
+        if let Some(h) = heads.get(id) {
+            return Ok(Some(h.clone()));
+        }
+        let Some(idx) = self.store.item(id).map_err(|e| PublishError::Storage(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let first = idx.versions.first().copied().unwrap_or(0);
+        let published =
+            match self.store.entry(first).map_err(|e| PublishError::Storage(e.to_string()))? {
+                Some(s) => match envelope::parse_record(s.bytes()) {
+                    Ok(Record::Item(i)) => i.published,
+                    _ => {
+                        return Err(PublishError::Storage(format!(
+                            "log entry {first} is not an item"
+                        )));
+                    }
+                },
+                None => return Err(PublishError::Storage(format!("log entry {first} is missing"))),
+            };
+        Ok(Some((idx.version, idx.digest, idx.withdrawal.is_some(), published)))
+    }
+
+    fn build_item(
+        &self,
+        draft: Draft,
+        index: u64,
+        time: Timestamp,
+        heads: &mut BTreeMap<ItemId, (u64, Digest, bool, Timestamp)>,
+    ) -> Result<(Record, SignedRecord, Published), PublishError> {
+        let existing = draft.id.clone();
+        let cleaned = draft.clean();
+        let (id, version, prev, published) = match existing {
+            None => (ItemId::from_random(rand::random()), 1, None, time),
+            Some(id) => match self.head(&id, heads)? {
+                None => return Err(PublishError::NotFound(id)),
+                Some((_, _, true, _)) => return Err(PublishError::Withdrawn(id)),
+                Some((v, digest, false, published)) => (id, v + 1, Some(digest), published),
+            },
+        };
+        let mut errors = Vec::new();
+        if version > 1 && cleaned.update.is_none() {
+            errors.push(FieldError::new(
+                "update",
+                "a new version needs {\"note\": \"what changed\"}",
+            ));
+        }
+        for (i, a) in cleaned.attachments.iter().enumerate() {
+            match self.store.blob(&a.sha256) {
+                Ok(Some(b)) if b.len() as u64 == a.size => {}
+                Ok(Some(b)) => errors.push(FieldError::new(
+                    format!("attachments[{i}].size"),
+                    format!("the uploaded file has {} bytes", b.len()),
+                )),
+                Ok(None) => errors.push(FieldError::new(
+                    format!("attachments[{i}].sha256"),
+                    "no such file: upload it first with POST /api/v1/attachments",
+                )),
+                Err(e) => return Err(PublishError::Storage(e.to_string())),
+            }
+        }
+        let item = ItemVersion {
+            ipsp: 1,
+            record_type: RecordType::Item,
+            origin: self.config.id.clone(),
+            log_index: index,
+            id: id.clone(),
+            version,
+            prev,
+            update: if version == 1 { None } else { cleaned.update },
+            kind: cleaned.kind,
+            language: cleaned.language,
+            title: cleaned.title,
+            summary: cleaned.summary,
+            content_html: cleaned.content_html,
+            translations: cleaned.translations,
+            categories: cleaned.categories,
+            attachments: cleaned.attachments,
+            legal: cleaned.legal,
+            published,
+            updated: time,
+        };
+        if let Err(mut e) = item.validate() {
+            errors.append(&mut e);
+        }
+        if !errors.is_empty() {
+            return Err(PublishError::Invalid(errors));
+        }
+        let signed = envelope::sign(&item, &self.signer)
+            .map_err(|e| PublishError::Invalid(vec![FieldError::new("$", e.to_string())]))?;
+        heads.insert(id.clone(), (version, signed.digest(), false, published));
+        Ok((Record::Item(item), signed, Published { id, version, log_index: index }))
+    }
+
+    fn build_withdrawal(
+        &self,
+        id: ItemId,
+        req: WithdrawRequest,
+        index: u64,
+        time: Timestamp,
+        heads: &mut BTreeMap<ItemId, (u64, Digest, bool, Timestamp)>,
+    ) -> Result<(Record, SignedRecord, Published), PublishError> {
+        let (version, digest, published) = match self.head(&id, heads)? {
+            None => return Err(PublishError::NotFound(id)),
+            Some((_, _, true, _)) => return Err(PublishError::Withdrawn(id)),
+            Some((v, d, false, p)) => (v, d, p),
+        };
+        let w = Withdrawal {
+            ipsp: 1,
+            record_type: RecordType::Withdrawal,
+            origin: self.config.id.clone(),
+            log_index: index,
+            id: id.clone(),
+            version,
+            prev: digest.clone(),
+            state: req.state,
+            explanation: req.explanation.trim().to_owned(),
+            redirect: req.redirect,
+            time,
+        };
+        w.validate().map_err(PublishError::Invalid)?;
+        let signed = envelope::sign(&w, &self.signer)
+            .map_err(|e| PublishError::Invalid(vec![FieldError::new("$", e.to_string())]))?;
+        heads.insert(id.clone(), (version, digest, true, published));
+        Ok((Record::Withdrawal(w), signed, Published { id, version, log_index: index }))
+    }
+}

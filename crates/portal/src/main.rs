@@ -1,0 +1,247 @@
+//! `portal`: run and operate a Portal Federation node (see README.md and PRODUCT's interface).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+use portal_node::draft::{Draft, WithdrawRequest};
+use portal_node::{DataDir, Node, Published};
+use portal_proto::ids::{ItemId, Lang};
+use portal_proto::record::WithdrawalState;
+
+/// Portal Federation: signed, verifiable government information portals.
+#[derive(Parser, Debug)]
+#[command(name = "portal", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a node: keys (0600), config, admin token (shown once).
+    Init {
+        /// Data directory to create (must not exist, or be empty).
+        #[arg(long)]
+        data: PathBuf,
+        /// Node id: lowercase letters, digits, '-' and '.', e.g. bo-y-te.
+        #[arg(long)]
+        id: String,
+        /// Display name (Vietnamese), e.g. "Bộ Y tế".
+        #[arg(long)]
+        name: String,
+        /// Display name in English, e.g. "Ministry of Health".
+        #[arg(long)]
+        name_en: Option<String>,
+        /// Public base URL, e.g. https://moh.gov.vn/portal (http:// for loopback).
+        #[arg(long)]
+        url: String,
+    },
+    /// Run the node until Ctrl-C or SIGTERM.
+    Serve {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Listen address (default: host and port of the node's URL). Port 0 picks a free port.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Sign and append a draft (JSON file, or - for standard input); print id, version, index.
+    Publish {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The draft: a JSON file, or - to read standard input.
+        file: String,
+    },
+    /// Withdraw an item with a public explanation.
+    Withdraw {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The item id.
+        item_id: String,
+        /// Mandatory public explanation.
+        #[arg(long)]
+        explanation: String,
+        /// withdrawn (still shown, marked), redirected, or gone.
+        #[arg(long, default_value = "withdrawn")]
+        state: String,
+        /// Where readers go instead (with --state redirected).
+        #[arg(long)]
+        redirect: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { data, id, name, name_en, url } => {
+            let mut names = BTreeMap::new();
+            names.insert(Lang::new("vi")?, name);
+            if let Some(en) = name_en {
+                names.insert(Lang::new("en")?, en);
+            }
+            let done = portal_node::init(&DataDir::new(&data), &id, names, &url)?;
+            println!("created node {id} in {}", data.display());
+            println!("key id:      {}", done.key_id);
+            println!(
+                "public key:  {}  (give this to the central node's operators)",
+                done.public_key
+            );
+            println!("admin token: {}", done.admin_token);
+            println!(
+                "             shown once and stored only as a hash: give it to your editors now."
+            );
+            println!("next: portal serve --data {}", data.display());
+            Ok(())
+        }
+        Command::Serve { data, listen } => {
+            let dir = DataDir::new(&data);
+            let node = Node::open(dir)
+                .with_context(|| format!("opening the node in {}", data.display()))?;
+            let listen = match listen {
+                Some(l) => l,
+                None => node.config.listen_addr().map_err(|e| anyhow!(e))?,
+            };
+            if let Some(reason) = node.refusal() {
+                tracing::error!("serving read-only: {reason}");
+            }
+            runtime()?
+                .block_on(portal_node::serve(node, &listen))
+                .with_context(|| format!("serving on {listen}"))
+        }
+        Command::Publish { data, file } => {
+            // The data directory first: a wrong --data is the likelier mistake.
+            portal_node::node::load_config(&DataDir::new(&data))?;
+            let bytes = if file == "-" {
+                let mut b = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut b)
+                    .context("reading the draft from standard input")?;
+                b
+            } else {
+                std::fs::read(&file).with_context(|| format!("reading the draft {file}"))?
+            };
+            let draft = Draft::from_json(&bytes).map_err(|fields| {
+                anyhow!(
+                    "the draft is not valid:\n{}",
+                    fields.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
+                )
+            })?;
+            let published = submit(&data, Submission::Publish(Box::new(draft), bytes))?;
+            println!(
+                "published {} version {} at log index {}",
+                published.id, published.version, published.log_index
+            );
+            Ok(())
+        }
+        Command::Withdraw { data, item_id, explanation, state, redirect } => {
+            portal_node::node::load_config(&DataDir::new(&data))?;
+            let id = ItemId::new(item_id)?;
+            let state = match state.as_str() {
+                "withdrawn" => WithdrawalState::Withdrawn,
+                "redirected" => WithdrawalState::Redirected,
+                "gone" => WithdrawalState::Gone,
+                other => bail!("--state {other:?}: use withdrawn, redirected or gone"),
+            };
+            let req = WithdrawRequest { state, explanation, redirect };
+            let published = submit(&data, Submission::Withdraw(id, req))?;
+            println!(
+                "withdrew {} (version {}) at log index {}",
+                published.id, published.version, published.log_index
+            );
+            Ok(())
+        }
+    }
+}
+
+enum Submission {
+    Publish(Box<Draft>, Vec<u8>),
+    Withdraw(ItemId, WithdrawRequest),
+}
+
+/// Publish directly into the store when no server runs; through the running server's editor
+/// API (with the local token) when one holds the store.
+fn submit(data: &PathBuf, submission: Submission) -> Result<Published> {
+    let dir = DataDir::new(data);
+    match Node::open(dir.clone()) {
+        Ok(node) => runtime()?.block_on(async {
+            Ok(match submission {
+                Submission::Publish(draft, _) => node.publish(*draft).await?,
+                Submission::Withdraw(id, req) => node.withdraw(id, req).await?,
+            })
+        }),
+        Err(portal_node::node::OpenError::Store(portal_store::StoreError::Locked(_))) => {
+            let config = portal_node::node::load_config(&dir)?;
+            let token = portal_node::local_token(&dir).ok_or_else(|| {
+                anyhow!("the node is running but {} is missing", dir.local_token().display())
+            })?;
+            let addr = match std::fs::read_to_string(dir.serve_addr()) {
+                Ok(a) => a.trim().to_owned(),
+                Err(_) => config.listen_addr().map_err(|e| anyhow!(e))?,
+            };
+            let base = format!("http://{addr}");
+            runtime()?.block_on(async {
+                let client = reqwest::Client::builder().no_proxy().build()?;
+                let (url, body) = match submission {
+                    Submission::Publish(_, bytes) => (format!("{base}/api/v1/items"), bytes),
+                    Submission::Withdraw(id, req) => {
+                        let body = serde_json::json!({"state": req.state, "explanation": req.explanation, "redirect": req.redirect});
+                        (format!("{base}/api/v1/items/{id}/withdraw"), serde_json::to_vec(&body)?)
+                    }
+                };
+                let resp = client
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .with_context(|| format!("the node is running; sending to it at {url}"))?;
+                let status = resp.status();
+                let text = resp.text().await?;
+                if !status.is_success() {
+                    bail!("the node refused ({status}): {text}");
+                }
+                Ok(serde_json::from_str::<PublishedWire>(&text)?.into())
+            })
+        }
+        Err(e) => Err(e).with_context(|| format!("opening the node in {}", data.display())),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PublishedWire {
+    id: ItemId,
+    version: u64,
+    log_index: u64,
+}
+
+impl From<PublishedWire> for Published {
+    fn from(w: PublishedWire) -> Published {
+        Published { id: w.id, version: w.version, log_index: w.log_index }
+    }
+}
