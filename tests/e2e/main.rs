@@ -3,6 +3,7 @@
 
 mod boundaries;
 mod conformance;
+mod crash;
 mod examples;
 mod feed_readers;
 mod fixtures;

@@ -228,10 +228,11 @@ impl Node {
             return Ok(());
         }
         let reason = format!(
-            "this node's key has signed log entries up to index {}, but its store ends before index {size}: \
-             the store was restored from an older backup or lost data. Signing now would create two different \
-             records for the same index. Restore the missing entries (see deploy/RUNBOOK.md) and restart; \
-             until then the node serves what it has and refuses to publish.",
+            "this node's key has signed log entries up to index {}, but its store holds only {size} \
+             entries: the store was restored from an older backup or lost data. Signing now would \
+             create two different records for one index. Restore the missing entries (deploy/RUNBOOK.md, \
+             \"The node refuses to sign\") and restart; until then the node serves what it has and \
+             refuses to publish.",
             signed_upto - 1
         );
         tracing::error!("{reason}");
