@@ -20,7 +20,7 @@ print(json.dumps({
 "#;
 
 /// Runs feedparser on `doc`; `None` when Python or feedparser is not installed (outside CI).
-fn read_with_feedparser(doc: &str, content_type: &str) -> Option<Value> {
+pub(crate) fn read_with_feedparser(doc: &str, content_type: &str) -> Option<Value> {
     let child = Command::new("python3")
         .args(["-c", READER, content_type])
         .stdin(Stdio::piped())

@@ -397,5 +397,103 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         "{metrics}"
     );
 
+    // ---- a standard feed reader reads the served Atom feed cleanly
+    let atom = http
+        .get(format!("{base}/feeds/atom"))
+        .send()
+        .await
+        .expect("feed")
+        .text()
+        .await
+        .expect("text");
+    if let Some(parsed) = crate::feed_readers::read_with_feedparser(&atom, "application/atom+xml") {
+        assert_eq!(parsed["bozo"], false, "feedparser: {}", parsed["error"]);
+        assert_eq!(parsed["entries"].as_array().map(Vec::len), Some(3), "three item versions");
+    }
+
+    // ---- gzip when asked
+    let resp = http
+        .get(format!("{base}/feeds/atom"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(resp.headers().get("content-encoding").and_then(|v| v.to_str().ok()), Some("gzip"));
+
+    // ---- attachments: upload, bind by SHA-256 and size, serve immutable by hash
+    let pdf = b"%PDF-1.7 Nghi dinh 15/2026/ND-CP".to_vec();
+    let resp = http
+        .post(format!("{base}/api/v1/attachments"))
+        .bearer_auth(&token)
+        .body(pdf.clone())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), 201);
+    let up: Value = resp.json().await.expect("json");
+    let sha = up["sha256"].as_str().expect("sha256").to_owned();
+    assert_eq!(sha, portal_proto::ids::Digest::of(&pdf).as_str());
+    let mut decree = draft("Nghị định 15/2026/NĐ-CP");
+    decree["kind"] = json!("legal");
+    decree["legal"] = json!({"number": "15/2026/NĐ-CP", "issuer": "Chính phủ", "signer": "Thủ tướng Chính phủ",
+                             "issued": "2026-11-20", "effective": "2027-01-01"});
+    decree["attachments"] = json!([{"name": "15-2026-ND-CP.pdf", "media_type": "application/pdf", "sha256": sha, "size": pdf.len()}]);
+    let resp = http
+        .post(format!("{base}/api/v1/items"))
+        .bearer_auth(&token)
+        .json(&decree)
+        .send()
+        .await
+        .expect("publish");
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+    decree["attachments"][0]["size"] = json!(pdf.len() + 1);
+    let resp = http
+        .post(format!("{base}/api/v1/items"))
+        .bearer_auth(&token)
+        .json(&decree)
+        .send()
+        .await
+        .expect("publish");
+    assert_eq!(resp.status(), 400, "an attachment's size must match the uploaded file");
+    let resp = http.get(format!("{base}/attachments/{sha}")).send().await.expect("attachment");
+    assert!(
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("immutable"))
+    );
+    assert_eq!(resp.bytes().await.expect("bytes").as_ref(), pdf.as_slice());
+
+    // ---- RFC 5005: once 100 entries exist, archive 0 is complete, immutable and verifies
+    let posts: Vec<_> = (0..96)
+        .map(|i| {
+            http.post(format!("{base}/api/v1/items"))
+                .bearer_auth(&token)
+                .json(&draft(&format!("Tin số {i}")))
+                .send()
+        })
+        .collect();
+    for p in posts {
+        assert_eq!(p.await.expect("publish").status(), 201);
+    }
+    let resp = http.get(format!("{base}/feeds/atom/archive/0")).send().await.expect("archive");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("immutable"))
+    );
+    let decoded = feed::decode_atom(&resp.bytes().await.expect("body")).expect("archive decodes");
+    assert!(decoded.is_archive && !decoded.entries.is_empty());
+    for r in feed::verify_entries(&decoded, &trust) {
+        r.expect("archive entries verify");
+    }
+    assert_eq!(
+        http.get(format!("{base}/feeds/atom/archive/1")).send().await.expect("archive").status(),
+        404,
+        "incomplete"
+    );
+
     assert!(server.terminate(), "SIGTERM stops the node cleanly");
 }
