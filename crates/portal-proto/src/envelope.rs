@@ -16,7 +16,7 @@ use crate::error::Rejection;
 use crate::ids::{Digest, NodeId};
 use crate::jcs;
 use crate::limits::MAX_RECORD_BYTES;
-use crate::record::{FieldError, KeyGrant, KeyStatus, Record, RecordBody, RecordType};
+use crate::record::{FieldError, KeyGrant, Record, RecordBody, RecordType};
 
 /// Canonical record bytes with their signature. Cheap to clone (the bytes are shared).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -316,13 +316,7 @@ pub(crate) fn check_signature(
     // Documents outside the log (descriptor, roster) are signed "now": the key must be
     // neither retired nor revoked at all.
     let index = record.log_index().unwrap_or(u64::MAX);
-    let status = match grant.status_at(index) {
-        KeyStatus::Valid => None,
-        KeyStatus::NotYetValid => Some("not yet valid"),
-        KeyStatus::Retired => Some("retired"),
-        KeyStatus::Revoked => Some("revoked"),
-    };
-    if let Some(status) = status {
+    if let Some(status) = grant.status_at(index).refusal() {
         return Err(Rejection::RevokedKey { kid: kid.to_string(), index, status });
     }
     grant

@@ -398,6 +398,7 @@ impl KeyGrant {
 
 /// A key's standing at one log index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
 pub enum KeyStatus {
     /// May sign this index.
     Valid,
@@ -407,6 +408,18 @@ pub enum KeyStatus {
     Retired,
     /// Revoked at or before this index.
     Revoked,
+}
+
+impl KeyStatus {
+    /// Why the key may not sign, as a rejection message says it; `None` when it may.
+    pub fn refusal(self) -> Option<&'static str> {
+        match self {
+            KeyStatus::Valid => None,
+            KeyStatus::NotYetValid => Some("not yet valid"),
+            KeyStatus::Retired => Some("retired"),
+            KeyStatus::Revoked => Some("revoked"),
+        }
+    }
 }
 
 /// Rotation or revocation.

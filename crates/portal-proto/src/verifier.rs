@@ -13,7 +13,7 @@ use crate::envelope::{self, SignedRecord, Verified};
 use crate::error::Rejection;
 use crate::ids::{Digest, ItemId, NodeId};
 use crate::merkle::{self, CompactTree, Hash};
-use crate::record::{KeyEventKind, KeyGrant, KeyStatus, Record};
+use crate::record::{KeyEventKind, KeyGrant, Record};
 use crate::time::Timestamp;
 
 /// Default freshness limit for checkpoints: one day.
@@ -382,13 +382,7 @@ pub fn open_checkpoint_note(
         else {
             continue;
         };
-        let status = match grant.status_at(index) {
-            KeyStatus::Valid => None,
-            KeyStatus::NotYetValid => Some("not yet valid"),
-            KeyStatus::Retired => Some("retired"),
-            KeyStatus::Revoked => Some("revoked"),
-        };
-        if let Some(status) = status {
+        if let Some(status) = grant.status_at(index).refusal() {
             outcome.get_or_insert(Err(Rejection::RevokedKey {
                 kid: grant.kid.to_string(),
                 index,
