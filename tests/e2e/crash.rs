@@ -17,7 +17,7 @@ use portal_proto::record::KeyGrant;
 use portal_proto::verifier::LogVerifier;
 use serde_json::{Value, json};
 
-use crate::node::{Server, portal, portal_bin};
+use crate::node::{Server, init_field, portal, portal_bin};
 
 fn init(bin: &Path, data: &Path) -> (String, PublicKey) {
     let (ok, out, err) = portal(
@@ -35,14 +35,8 @@ fn init(bin: &Path, data: &Path) -> (String, PublicKey) {
         ],
     );
     assert!(ok, "init: {err}");
-    let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .expect("field")
-            .to_owned()
-    };
-    (field("admin token:"), PublicKey::from_base64(&field("public key:")).expect("key"))
+    let key = PublicKey::from_base64(&init_field(&out, "public key:")).expect("key");
+    (init_field(&out, "admin token:"), key)
 }
 
 fn publish_cli(bin: &Path, data: &Path, title: &str) -> (bool, String, String) {

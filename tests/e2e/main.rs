@@ -10,3 +10,4 @@ mod fixtures;
 mod node;
 mod spec;
 mod vectors;
+mod websub;

@@ -83,6 +83,15 @@ impl Drop for Server {
     }
 }
 
+/// The value after `name` on a line of `portal init`'s output (token, key id, public key).
+pub(crate) fn init_field(out: &str, name: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap_or_else(|| panic!("init output lacks {name}: {out}"))
+        .to_owned()
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().expect("client")
 }
@@ -134,15 +143,9 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         ],
     );
     assert!(ok, "init failed: {err}");
-    let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
-            .unwrap_or_else(|| panic!("init output lacks {name}: {out}"))
-    };
-    let token = field("admin token:");
-    let public_key =
-        PublicKey::from_base64(&field("public key:")).expect("init prints the public key");
+    let token = init_field(&out, "admin token:");
+    let public_key = PublicKey::from_base64(&init_field(&out, "public key:"))
+        .expect("init prints the public key");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

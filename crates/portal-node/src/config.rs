@@ -6,7 +6,7 @@
 //! DATA/keys/signing-journal   the last batch signed, written before it is stored (crash replay)
 //! DATA/local-token            a token for `portal publish` to reach the running server, 0600
 //! DATA/serve.addr             where the running server listens (written by `portal serve`)
-//! DATA/store/                 the sled database (portal-store)
+//! DATA/store/                 the sled database (portal-store), WebSub state included
 //! ```
 
 use std::collections::BTreeMap;
@@ -39,6 +39,28 @@ pub struct NodeConfig {
     /// Largest attachment accepted, in bytes.
     #[serde(default = "default_max_attachment")]
     pub max_attachment_bytes: usize,
+    /// The WebSub hub (`[websub]`; every setting has a default, so the section may be absent).
+    #[serde(default)]
+    pub websub: WebSubConfig,
+}
+
+/// `[websub]`: the hub's delivery retries (SPEC.md §10).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSubConfig {
+    /// Delay before the first retry of a failed delivery, in seconds; each further retry waits
+    /// twice as long (capped at one hour), ±20 % jitter. At least 1.
+    pub retry_base_seconds: u64,
+    /// Failed attempts after which a delivery becomes a dead letter. At least 1.
+    pub max_attempts: u32,
+    /// Most subscriptions the hub keeps; further new subscriptions are refused.
+    pub max_subscriptions: usize,
+}
+
+impl Default for WebSubConfig {
+    fn default() -> Self {
+        WebSubConfig { retry_base_seconds: 5, max_attempts: 10, max_subscriptions: 10_000 }
+    }
 }
 
 fn default_heartbeat() -> u64 {
@@ -68,6 +90,7 @@ impl NodeConfig {
             admin_token_sha256,
             max_draft_bytes: default_max_draft(),
             max_attachment_bytes: default_max_attachment(),
+            websub: WebSubConfig::default(),
         }
     }
 

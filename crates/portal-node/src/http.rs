@@ -23,6 +23,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::draft::{Draft, WithdrawRequest};
+use crate::hub::{Hub, RequestError, SubscribeForm};
 use crate::node::{Node, PublishError, now};
 
 /// Entries per feed page and per archive (archives cover log ranges of this many indices).
@@ -39,6 +40,8 @@ pub struct AppState {
     tokens: Vec<[u8; 32]>,
     /// Rendered latest feeds, by (format, log size).
     cache: Mutex<Vec<(&'static str, u64, Arc<Rendered>)>>,
+    /// The WebSub hub (`POST /websub`).
+    hub: Arc<Hub>,
 }
 
 #[derive(Debug)]
@@ -53,7 +56,13 @@ impl AppState {
     pub fn new(node: Arc<Node>, extra_tokens: &[String]) -> AppState {
         let mut tokens = vec![node.config.admin_token_sha256.to_bytes()];
         tokens.extend(extra_tokens.iter().map(|t| Digest::of(t.as_bytes()).to_bytes()));
-        AppState { node, tokens, cache: Mutex::new(Vec::new()) }
+        let hub = Hub::new(Arc::clone(&node));
+        AppState { node, tokens, cache: Mutex::new(Vec::new()), hub }
+    }
+
+    /// The node's WebSub hub (started by [`crate::serve`] with [`Hub::start`]).
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 }
 
@@ -76,6 +85,15 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/feeds/atom/archive/{n}", web::get().to(atom_archive))
         .route("/feeds/json/archive/{n}", web::get().to(json_archive))
         .route("/attachments/{sha256}", web::get().to(attachment))
+        .route("/api/v1/admin/deliveries", web::get().to(admin_deliveries))
+        .service(
+            web::resource("/websub")
+                .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
+                    let resp = error(StatusCode::BAD_REQUEST, "invalid-request", e.to_string());
+                    actix_web::error::InternalError::from_response(e, resp).into()
+                }))
+                .route(web::post().to(websub)),
+        )
         .service(
             web::resource("/api/v1/items")
                 .app_data(web::PayloadConfig::new(max_draft))
@@ -215,10 +233,14 @@ async fn healthz(state: web::Data<AppState>) -> impl Responder {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }
 
-async fn metrics(state: web::Data<AppState>) -> impl Responder {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.node.metrics.render(state.node.store.size(), state.node.refusal().is_some()))
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut body =
+        state.node.metrics.render(state.node.store.size(), state.node.refusal().is_some());
+    match state.hub.gauges() {
+        Ok(gauges) => body.push_str(&state.node.metrics.render_websub(&gauges)),
+        Err(e) => return internal(e),
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 
 fn descriptor_record(node: &Node) -> Descriptor {
@@ -231,6 +253,7 @@ fn descriptor_record(node: &Node) -> Descriptor {
         ("items", "/api/v1/items"),
         ("json-feed", "/feeds/json"),
         ("log", "/api/v1/log"),
+        ("websub-hub", "/websub"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), format!("{base}{v}")))
@@ -272,21 +295,31 @@ async fn log(
     q: web::Query<LogQuery>,
 ) -> HttpResponse {
     state.node.metrics.request();
-    let store = &state.node.store;
+    let body = match log_page(&state.node, q.after.unwrap_or(0), q.limit.unwrap_or(LOG_DEFAULT)) {
+        Ok(b) => b,
+        Err(e) => return internal(e),
+    };
+    // Entries never change, but the embedded checkpoint does: a short max-age for every page.
+    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
+    conditional(&req, &state, "application/json", &r, SHORT)
+}
+
+/// A log page (SPEC.md §8, `log`): entries from `after` (clamped to the size), at most `limit`
+/// (clamped to 1–1000), with the latest checkpoint. Also the body of WebSub deliveries.
+pub(crate) fn log_page(
+    node: &Node,
+    after: u64,
+    limit: u64,
+) -> Result<serde_json::Value, portal_store::StoreError> {
+    let store = &node.store;
     let size = store.size();
-    let start = q.after.unwrap_or(0).min(size);
-    let limit = q.limit.unwrap_or(LOG_DEFAULT).clamp(1, LOG_MAX);
-    let entries = match store.entries(start, limit as usize) {
-        Ok(e) => e,
-        Err(e) => return internal(e),
-    };
-    let checkpoint = match store.checkpoint() {
-        Ok(c) => c.unwrap_or_default(),
-        Err(e) => return internal(e),
-    };
+    let start = after.min(size);
+    let limit = limit.clamp(1, LOG_MAX);
+    let entries = store.entries(start, limit as usize)?;
+    let checkpoint = store.checkpoint()?.unwrap_or_default();
     let end = start + entries.len() as u64;
     let mut body = json!({
-        "origin": state.node.config.id,
+        "origin": node.config.id,
         "start": start,
         "size": size,
         "entries": entries.iter().zip(start..).map(|(s, i)| json!({
@@ -294,15 +327,9 @@ async fn log(
         "checkpoint": checkpoint,
     });
     if end < size {
-        body["next"] =
-            json!(format!("{}/api/v1/log?after={end}&limit={limit}", state.node.config.url));
+        body["next"] = json!(format!("{}/api/v1/log?after={end}&limit={limit}", node.config.url));
     }
-    let full_page = entries.len() as u64 == limit;
-    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
-    // A full page never changes (the log is append-only) except for the embedded checkpoint,
-    // which readers must not cache for long: keep it short.
-    let _ = full_page;
-    conditional(&req, &state, "application/json", &r, SHORT)
+    Ok(body)
 }
 
 async fn checkpoint(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -313,6 +340,20 @@ async fn checkpoint(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
             conditional(&req, &state, "text/plain; charset=utf-8", &r, SHORT)
         }
         Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "no-checkpoint", "no checkpoint yet"),
+        Err(e) => internal(e),
+    }
+}
+
+/// A proof between fixed sizes never changes: immutable.
+fn proof_response(
+    proof: Result<Vec<merkle::Hash>, merkle::MerkleError>,
+    mut body: serde_json::Value,
+) -> HttpResponse {
+    match proof {
+        Ok(proof) => {
+            body["proof"] = json!(proof.iter().map(|h| encode_base64(h)).collect::<Vec<_>>());
+            HttpResponse::Ok().insert_header((header::CACHE_CONTROL, IMMUTABLE)).json(body)
+        }
         Err(e) => internal(e),
     }
 }
@@ -334,12 +375,10 @@ async fn inclusion(state: web::Data<AppState>, q: web::Query<InclusionQuery>) ->
             format!("need index < size <= {}", store.size()),
         );
     }
-    match merkle::inclusion_proof(store.as_ref(), q.index, size) {
-        Ok(proof) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, IMMUTABLE))
-            .json(json!({"index": q.index, "size": size, "proof": proof.iter().map(|h| encode_base64(h)).collect::<Vec<_>>()})),
-        Err(e) => internal(e),
-    }
+    proof_response(
+        merkle::inclusion_proof(store.as_ref(), q.index, size),
+        json!({"index": q.index, "size": size}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -359,12 +398,10 @@ async fn consistency(state: web::Data<AppState>, q: web::Query<ConsistencyQuery>
             format!("need 0 < from <= to <= {}", store.size()),
         );
     }
-    match merkle::consistency_proof(store.as_ref(), q.from, to) {
-        Ok(proof) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, IMMUTABLE))
-            .json(json!({"from": q.from, "to": to, "proof": proof.iter().map(|h| encode_base64(h)).collect::<Vec<_>>()})),
-        Err(e) => internal(e),
-    }
+    proof_response(
+        merkle::consistency_proof(store.as_ref(), q.from, to),
+        json!({"from": q.from, "to": to}),
+    )
 }
 
 /// An item's versions, oldest first, and its withdrawal.
@@ -733,6 +770,43 @@ async fn upload(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> Ht
             ))
             .json(json!({"sha256": digest, "size": len})),
         Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSub hub (SPEC.md §10)
+
+async fn websub(state: web::Data<AppState>, form: web::Form<SubscribeForm>) -> HttpResponse {
+    state.node.metrics.request();
+    match state.hub.request(form.into_inner()) {
+        Ok(()) => HttpResponse::Accepted().finish(),
+        Err(RequestError::Invalid { parameter, reason }) => {
+            HttpResponse::BadRequest().json(json!({
+            "error": {"code": "invalid-request", "message": format!("{parameter}: {reason}"),
+                      "parameter": parameter}}))
+        }
+        Err(e @ RequestError::Full(_)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "hub-full", e.to_string())
+        }
+        Err(e @ RequestError::Busy) => {
+            let mut resp = error(StatusCode::SERVICE_UNAVAILABLE, "hub-busy", e.to_string());
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            resp
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// Operators: subscriptions, pending deliveries and dead letters (never the secrets).
+async fn admin_deliveries(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if !authorized(&req, &state) {
+        return unauthorized(&state);
+    }
+    match state.hub.report() {
+        Ok(body) => {
+            HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)
+        }
         Err(e) => internal(e),
     }
 }

@@ -2,13 +2,15 @@
 //!
 //! The node signs every record with its Ed25519 key (portal-proto), keeps the exact bytes in
 //! its append-only log (portal-store on sled) and serves the log, checkpoints, proofs, feeds and
-//! item pages over HTTP (actix-web, [`http::app`]).
+//! item pages over HTTP (actix-web, [`http::app`]), and runs a WebSub hub ([`hub`]) that pushes
+//! new log entries to subscribers.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod draft;
 mod files;
 pub mod http;
+pub mod hub;
 pub mod metrics;
 pub mod node;
 
@@ -57,7 +59,7 @@ fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
     move |source| InitError::Io { path: path.display().to_string(), source }
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let raw: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
     raw.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -112,10 +114,12 @@ pub fn local_token(dir: &DataDir) -> Option<String> {
     std::fs::read_to_string(dir.local_token()).ok().map(|t| t.trim().to_owned())
 }
 
-/// Serve `node` on `listen` until Ctrl-C or SIGTERM; heartbeat checkpoints meanwhile.
+/// Serve `node` on `listen` until Ctrl-C or SIGTERM; heartbeat checkpoints and run the WebSub
+/// hub meanwhile.
 pub async fn serve(node: Arc<Node>, listen: &str) -> std::io::Result<()> {
     let extra: Vec<String> = local_token(&node.dir).into_iter().collect();
     let state = actix_web::web::Data::new(http::AppState::new(Arc::clone(&node), &extra));
+    let hub = Arc::clone(state.hub());
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
         actix_web::App::new()
@@ -124,6 +128,7 @@ pub async fn serve(node: Arc<Node>, listen: &str) -> std::io::Result<()> {
     })
     .bind(listen)?
     .shutdown_timeout(10);
+    let hub_tasks = hub.start().map_err(std::io::Error::other)?;
     for addr in server.addrs() {
         tracing::info!("node {} listening on http://{addr}", node.config.id);
         // Tests and scripts read this line to find the port when listening on port 0.
@@ -145,6 +150,7 @@ pub async fn serve(node: Arc<Node>, listen: &str) -> std::io::Result<()> {
     // actix-web stops gracefully on SIGINT and SIGTERM (in-flight requests finish).
     let result = server.run().await;
     heartbeat.abort();
+    drop(hub_tasks);
     let _ = std::fs::remove_file(node.dir.serve_addr());
     tracing::info!("node {} stopped", node.config.id);
     result

@@ -12,6 +12,19 @@ pub struct Metrics {
     unauthorized: AtomicU64,
     requests: AtomicU64,
     not_modified: AtomicU64,
+    websub_delivered: AtomicU64,
+    websub_failed: AtomicU64,
+}
+
+/// The WebSub hub's state for `/metrics` (gauges read from the store).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HubGauges {
+    /// Subscriptions whose lease runs.
+    pub subscriptions_active: u64,
+    /// Deliveries waiting for an attempt.
+    pub deliveries_pending: u64,
+    /// Dead letters.
+    pub deliveries_dead: u64,
 }
 
 impl Metrics {
@@ -29,6 +42,51 @@ impl Metrics {
     }
     pub(crate) fn not_modified(&self) {
         self.not_modified.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn websub_delivered(&self) {
+        self.websub_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn websub_failed(&self) {
+        self.websub_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The WebSub hub's exposition text: the gauges given and the delivery counters.
+    pub fn render_websub(&self, gauges: &HubGauges) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        };
+        metric(
+            "portal_websub_subscriptions_active",
+            "gauge",
+            "WebSub subscriptions verified and within their lease.",
+            gauges.subscriptions_active,
+        );
+        metric(
+            "portal_websub_deliveries_pending",
+            "gauge",
+            "WebSub deliveries waiting for an attempt.",
+            gauges.deliveries_pending,
+        );
+        metric(
+            "portal_websub_deliveries_dead",
+            "gauge",
+            "WebSub deliveries given up after the last attempt (dead letters).",
+            gauges.deliveries_dead,
+        );
+        metric(
+            "portal_websub_delivered_total",
+            "counter",
+            "WebSub deliveries acknowledged with 2xx.",
+            self.websub_delivered.load(Ordering::Relaxed),
+        );
+        metric(
+            "portal_websub_delivery_failures_total",
+            "counter",
+            "WebSub delivery attempts that failed (non-2xx, timeout, connection error).",
+            self.websub_failed.load(Ordering::Relaxed),
+        );
+        out
     }
 
     /// The exposition text, with the current log size.

@@ -26,7 +26,7 @@ use portal_proto::time::Timestamp;
 use portal_proto::verifier::checkpoint_origin;
 use portal_store::{Append, Store};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::config::{DataDir, NodeConfig};
 use crate::draft::{Draft, WithdrawRequest};
@@ -106,6 +106,8 @@ pub struct Node {
     signer: Signer,
     jobs: SyncSender<Job>,
     refusal: Arc<Mutex<Option<String>>>,
+    /// The log size after the latest durable commit (the WebSub hub listens).
+    commits: watch::Sender<u64>,
 }
 
 /// The wall clock, in whole seconds.
@@ -170,7 +172,9 @@ impl Node {
         let refusal = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::sync_channel(1024);
         let metrics = Arc::new(Metrics::default());
-        let node = Arc::new(Node { config, dir, store, metrics, signer, jobs: tx, refusal });
+        let commits = watch::Sender::new(store.size());
+        let node =
+            Arc::new(Node { config, dir, store, metrics, signer, jobs: tx, refusal, commits });
         node.recover()?;
         if node.store.checkpoint()?.is_none() {
             // A fresh node signs the checkpoint of its empty log.
@@ -243,6 +247,12 @@ impl Node {
     /// Why the node refuses to sign, if it does.
     pub fn refusal(&self) -> Option<String> {
         self.refusal.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The log size after each durable commit, as it happens: a receiver that never blocks the
+    /// writer (the WebSub hub waits on it to announce new entries).
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// The node's signer (for the descriptor and push signatures).
@@ -335,6 +345,10 @@ impl Node {
             return;
         }
         let result = self.persist(start, &accepted);
+        if result.is_ok() && !accepted.is_empty() {
+            // Durable: tell the hub (a watch never blocks the writer).
+            self.commits.send_replace(self.store.size());
+        }
         for Accepted { reply, published, .. } in accepted {
             let _ = reply.send(match &result {
                 Ok(()) => {

@@ -11,10 +11,18 @@
 //! - Stored bytes are the exact signed bytes; nothing here parses or re-serialises a record
 //!   except to maintain the item index.
 //!
+//! - WebSub state (subscriptions and the delivery queue) lives beside the log in the same
+//!   database, written durably (one batch, then a flush), so a restart resumes the queue.
+//!
 //! One key space, prefixed by a byte: `L` log entries (index, big-endian), `H` perfect subtree
-//! hashes (level, index), `I` item index (item id), `M` metadata, `B` blobs (SHA-256).
+//! hashes (level, index), `I` item index (item id), `M` metadata, `B` blobs (SHA-256),
+//! `S` WebSub subscriptions (topic length as u16 big-endian, topic, callback) and `Q` the
+//! delivery queue (due time in Unix milliseconds, big-endian, then a sequence number,
+//! big-endian; dead letters are kept at due time `u64::MAX`). See [`Subscription`] and
+//! [`Delivery`].
 #![deny(missing_docs)]
 
+use std::fmt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +95,8 @@ pub struct Store {
     tree: Mutex<CompactTree>,
     /// Serialises appends (the log has one writer).
     writer: Mutex<()>,
+    /// Serialises changes to the delivery queue (a change reads a key, then moves it).
+    queue: Mutex<()>,
 }
 
 const META_SIZE: &[u8] = b"Msize";
@@ -162,6 +172,7 @@ impl Store {
             size: AtomicU64::new(size),
             tree: Mutex::new(CompactTree::new()),
             writer: Mutex::new(()),
+            queue: Mutex::new(()),
         };
         let tree = CompactTree::from_source(&store, size)?;
         *store.tree.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))? = tree;
@@ -417,5 +428,399 @@ impl SubtreeSource for Store {
         v.as_ref().try_into().map_err(|_| {
             MerkleError::Source(format!("stored hash ({level}, {index}) is not 32 bytes"))
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSub (SPEC.md §10): subscriptions and the delivery queue
+
+/// How far the log has been handed to the delivery queue (see [`Store::notified_size`]).
+const META_NOTIFIED: &[u8] = b"Mwebsub-notified";
+/// The due time under which dead letters are kept: after every pending delivery, never due.
+const DEAD_DUE: u64 = u64::MAX;
+
+/// A verified WebSub subscription, stored under `S` (topic length, topic, callback) as JSON.
+///
+/// Its `Debug` output never shows the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The topic URL (one of the node's `atom`, `json-feed` or `log` URLs).
+    pub topic: String,
+    /// The subscriber's callback URL, exactly as the hub posts to it.
+    pub callback: String,
+    /// The `hub.secret` that keys the `X-Hub-Signature` HMAC.
+    pub secret: String,
+    /// When the lease ends, Unix seconds.
+    pub lease_expires: u64,
+    /// When the subscription was first verified, Unix seconds (kept across renewals).
+    pub created: u64,
+}
+
+impl Subscription {
+    /// Whether the lease still runs at `now` (Unix seconds).
+    pub fn is_active(&self, now: u64) -> bool {
+        self.lease_expires > now
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("topic", &self.topic)
+            .field("callback", &self.callback)
+            .field("secret", &"<redacted>")
+            .field("lease_expires", &self.lease_expires)
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// Gave up after the last allowed attempt: a dead letter, kept for the operators.
+    Dead,
+}
+
+/// One push of a log range to one subscriber, stored under `Q` as JSON.
+///
+/// It refers to its subscription by `(topic, callback)` instead of copying the secret: a
+/// renewal's new secret applies to deliveries already queued, and a delivery whose subscription
+/// is gone or expired is dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The subscription's topic.
+    pub topic: String,
+    /// The subscription's callback.
+    pub callback: String,
+    /// First log index to deliver.
+    pub from_index: u64,
+    /// End of the range (exclusive): the log size after the commit being announced.
+    pub to_index: u64,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due, Unix milliseconds.
+    pub next_attempt_ms: u64,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Pending or dead.
+    pub state: DeliveryState,
+}
+
+impl Delivery {
+    /// A new pending delivery of log entries `[from_index, to_index)`, due at `now_ms`.
+    pub fn new(
+        topic: impl Into<String>,
+        callback: impl Into<String>,
+        from_index: u64,
+        to_index: u64,
+        now_ms: u64,
+    ) -> Delivery {
+        Delivery {
+            topic: topic.into(),
+            callback: callback.into(),
+            from_index,
+            to_index,
+            attempts: 0,
+            next_attempt_ms: now_ms,
+            last_error: None,
+            state: DeliveryState::Pending,
+        }
+    }
+}
+
+/// A delivery as it sits in the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedDelivery {
+    /// Its id: unique in the store, kept for its whole life.
+    pub id: u64,
+    /// The due time it is queued under, Unix milliseconds: its `next_attempt_ms`, the end of a
+    /// claim ([`Store::take_due`]), or `u64::MAX` for a dead letter.
+    pub due_ms: u64,
+    /// The delivery.
+    pub delivery: Delivery,
+}
+
+/// How many deliveries are in each state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Waiting for an attempt (including those being attempted now).
+    pub pending: u64,
+    /// Dead letters.
+    pub dead: u64,
+}
+
+fn subscription_key(topic: &str, callback: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(3 + topic.len() + callback.len());
+    k.push(b'S');
+    // The topic's length first, so no (topic, callback) pair can collide with another.
+    let len = u16::try_from(topic.len()).unwrap_or(u16::MAX);
+    k.extend_from_slice(&len.to_be_bytes());
+    k.extend_from_slice(topic.as_bytes());
+    k.extend_from_slice(callback.as_bytes());
+    k
+}
+
+fn queue_key(due_ms: u64, id: u64) -> [u8; 17] {
+    let mut k = [b'Q'; 17];
+    k[1..9].copy_from_slice(&due_ms.to_be_bytes());
+    k[9..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn decode_queued(k: &[u8], v: &[u8]) -> Result<QueuedDelivery> {
+    let (Some(due), Some(id)) = (k.get(1..9), k.get(9..17)) else {
+        return Err(StoreError::Corrupt("a delivery key is not 17 bytes".into()));
+    };
+    let due_ms = decode_u64(due, "delivery due time")?;
+    let id = decode_u64(id, "delivery id")?;
+    let delivery = serde_json::from_slice(v)
+        .map_err(|e| StoreError::Corrupt(format!("delivery {id}: {e}")))?;
+    Ok(QueuedDelivery { id, due_ms, delivery })
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    fn lock_queue(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        self.queue.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))
+    }
+
+    /// Insert or replace the subscription for its `(topic, callback)`, durably.
+    pub fn put_subscription(&self, sub: &Subscription) -> Result<()> {
+        self.db.insert(subscription_key(&sub.topic, &sub.callback), to_json(sub)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The subscription of `callback` to `topic`, expired or not.
+    pub fn subscription(&self, topic: &str, callback: &str) -> Result<Option<Subscription>> {
+        self.db
+            .get(subscription_key(topic, callback))?
+            .map(|v| {
+                serde_json::from_slice(&v)
+                    .map_err(|e| StoreError::Corrupt(format!("subscription: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Remove a subscription, durably. Returns whether there was one. Its queued deliveries
+    /// are dropped when they come due.
+    pub fn remove_subscription(&self, topic: &str, callback: &str) -> Result<bool> {
+        let old = self.db.remove(subscription_key(topic, callback))?;
+        self.db.flush()?;
+        Ok(old.is_some())
+    }
+
+    /// Every subscription, expired or not, ordered by topic then callback.
+    pub fn subscriptions(&self) -> Result<Vec<Subscription>> {
+        self.db
+            .scan_prefix(b"S")
+            .map(|kv| {
+                let (_, v) = kv?;
+                serde_json::from_slice(&v)
+                    .map_err(|e| StoreError::Corrupt(format!("subscription: {e}")))
+            })
+            .collect()
+    }
+
+    /// How many subscriptions are stored, expired or not (reads keys only).
+    pub fn subscription_count(&self) -> Result<usize> {
+        let mut n = 0;
+        for k in self.db.scan_prefix(b"S").keys() {
+            k?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The log size up to which deliveries have been enqueued, if the hub ever recorded one.
+    /// Everything from here to [`Store::size`] still has to be announced.
+    pub fn notified_size(&self) -> Result<Option<u64>> {
+        self.db.get(META_NOTIFIED)?.map(|v| decode_u64(&v, "websub notified size")).transpose()
+    }
+
+    /// Enqueue `deliveries` and record `notified_size` in one atomic batch, durably. Returns
+    /// their ids, in order. Each is queued under its `next_attempt_ms` (a dead one as a dead
+    /// letter).
+    pub fn enqueue_deliveries(
+        &self,
+        deliveries: &[Delivery],
+        notified_size: u64,
+    ) -> Result<Vec<u64>> {
+        let _queue = self.lock_queue()?;
+        let mut batch = sled::Batch::default();
+        let mut ids = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            let id = self.db.generate_id()?;
+            let due = match d.state {
+                DeliveryState::Pending => d.next_attempt_ms.min(DEAD_DUE - 1),
+                DeliveryState::Dead => DEAD_DUE,
+            };
+            batch.insert(&queue_key(due, id), to_json(d)?);
+            ids.push(id);
+        }
+        batch.insert(META_NOTIFIED, &notified_size.to_be_bytes());
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(ids)
+    }
+
+    /// Claim up to `limit` pending deliveries due at `now_ms` (earliest first): each is moved
+    /// to due time `claim_until_ms` (which should be later than `now_ms`) so that it is not
+    /// taken again while it is being attempted, and returned as it is now queued. The caller
+    /// then completes, reschedules or buries each.
+    ///
+    /// The claim is the one queue write that is not flushed: losing it in a crash only makes
+    /// the delivery due earlier. [`Store::release_claims`] undoes claims left by a previous run.
+    pub fn take_due(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        claim_until_ms: u64,
+    ) -> Result<Vec<QueuedDelivery>> {
+        let _queue = self.lock_queue()?;
+        let claim = claim_until_ms.min(DEAD_DUE - 1);
+        let end = queue_key(now_ms.min(DEAD_DUE - 1).saturating_add(1), 0);
+        let mut taken = Vec::new();
+        let mut batch = sled::Batch::default();
+        for kv in self.db.range(queue_key(0, 0)..end).take(limit) {
+            let (k, v) = kv?;
+            let q = decode_queued(&k, &v)?;
+            batch.remove(k);
+            batch.insert(&queue_key(claim, q.id), v);
+            taken.push(QueuedDelivery { due_ms: claim, ..q });
+        }
+        if !taken.is_empty() {
+            self.db.apply_batch(batch)?;
+        }
+        Ok(taken)
+    }
+
+    /// Put every pending delivery back under its own `next_attempt_ms`, undoing claims left by
+    /// a process that stopped mid-attempt (call it at start, before taking). Returns how many
+    /// moved.
+    pub fn release_claims(&self) -> Result<usize> {
+        let _queue = self.lock_queue()?;
+        let mut batch = sled::Batch::default();
+        let mut moved = 0;
+        for kv in self.db.range(queue_key(0, 0)..queue_key(DEAD_DUE, 0)) {
+            let (k, v) = kv?;
+            let q = decode_queued(&k, &v)?;
+            let due = q.delivery.next_attempt_ms.min(DEAD_DUE - 1);
+            if q.due_ms != due {
+                batch.remove(k);
+                batch.insert(&queue_key(due, q.id), v);
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            self.db.apply_batch(batch)?;
+            self.db.flush()?;
+        }
+        Ok(moved)
+    }
+
+    /// The earliest due time of a pending delivery (claims included), Unix milliseconds.
+    pub fn next_due(&self) -> Result<Option<u64>> {
+        match self.db.range(queue_key(0, 0)..queue_key(DEAD_DUE, 0)).next() {
+            Some(kv) => {
+                let (k, v) = kv?;
+                Ok(Some(decode_queued(&k, &v)?.due_ms))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Remove a delivery (acknowledged, or no longer wanted), durably. Returns whether it was
+    /// still queued where `q` says.
+    pub fn complete_delivery(&self, q: &QueuedDelivery) -> Result<bool> {
+        let _queue = self.lock_queue()?;
+        let old = self.db.remove(queue_key(q.due_ms, q.id))?;
+        self.db.flush()?;
+        Ok(old.is_some())
+    }
+
+    /// Record a failed attempt (`attempts + 1`, `last_error`) and queue the delivery again for
+    /// `next_attempt_ms`, in one batch, durably. Returns it as now queued, or `None` if it was
+    /// no longer queued where `q` says (nothing is written then).
+    pub fn reschedule_delivery(
+        &self,
+        q: &QueuedDelivery,
+        next_attempt_ms: u64,
+        error: &str,
+    ) -> Result<Option<QueuedDelivery>> {
+        let mut delivery = q.delivery.clone();
+        delivery.next_attempt_ms = next_attempt_ms;
+        delivery.state = DeliveryState::Pending;
+        self.requeue(q, delivery, error, next_attempt_ms.min(DEAD_DUE - 1))
+    }
+
+    /// Record a last failed attempt and make the delivery a dead letter, durably. Returns it as
+    /// now queued, or `None` if it was no longer queued where `q` says (nothing is written then).
+    pub fn mark_dead(&self, q: &QueuedDelivery, error: &str) -> Result<Option<QueuedDelivery>> {
+        let mut delivery = q.delivery.clone();
+        delivery.state = DeliveryState::Dead;
+        self.requeue(q, delivery, error, DEAD_DUE)
+    }
+
+    fn requeue(
+        &self,
+        q: &QueuedDelivery,
+        mut delivery: Delivery,
+        error: &str,
+        due_ms: u64,
+    ) -> Result<Option<QueuedDelivery>> {
+        let _queue = self.lock_queue()?;
+        let old = queue_key(q.due_ms, q.id);
+        if !self.db.contains_key(old)? {
+            return Ok(None);
+        }
+        delivery.attempts = delivery.attempts.saturating_add(1);
+        delivery.last_error = Some(error.to_owned());
+        let mut batch = sled::Batch::default();
+        batch.remove(&old);
+        batch.insert(&queue_key(due_ms, q.id), to_json(&delivery)?);
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(Some(QueuedDelivery { id: q.id, due_ms, delivery }))
+    }
+
+    /// Up to `limit` pending deliveries, earliest due first.
+    pub fn pending_deliveries(&self, limit: usize) -> Result<Vec<QueuedDelivery>> {
+        self.db
+            .range(queue_key(0, 0)..queue_key(DEAD_DUE, 0))
+            .take(limit)
+            .map(|kv| kv.map_err(StoreError::from).and_then(|(k, v)| decode_queued(&k, &v)))
+            .collect()
+    }
+
+    /// Up to `limit` dead letters, oldest first.
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<QueuedDelivery>> {
+        self.db
+            .range(queue_key(DEAD_DUE, 0)..=queue_key(DEAD_DUE, u64::MAX))
+            .take(limit)
+            .map(|kv| kv.map_err(StoreError::from).and_then(|(k, v)| decode_queued(&k, &v)))
+            .collect()
+    }
+
+    /// How many deliveries are pending and dead (reads keys only).
+    pub fn delivery_counts(&self) -> Result<DeliveryCounts> {
+        let mut counts = DeliveryCounts::default();
+        for k in self.db.scan_prefix(b"Q").keys() {
+            let k = k?;
+            match k.get(1..9).map(|d| decode_u64(d, "delivery due time")).transpose()? {
+                Some(DEAD_DUE) => counts.dead += 1,
+                Some(_) => counts.pending += 1,
+                None => return Err(StoreError::Corrupt("a delivery key is too short".into())),
+            }
+        }
+        Ok(counts)
     }
 }

@@ -166,3 +166,119 @@ fn a_second_process_cannot_open_a_store_in_use() {
     assert!(matches!(err, StoreError::Locked(_)), "{err}");
     assert!(err.to_string().contains("portal serve"));
 }
+
+// ---- WebSub: subscriptions and the delivery queue
+
+use portal_store::{Delivery, DeliveryCounts, DeliveryState, Subscription};
+
+fn sub(topic: &str, callback: &str, lease_expires: u64) -> Subscription {
+    Subscription {
+        topic: topic.into(),
+        callback: callback.into(),
+        secret: "s3cret-value".into(),
+        lease_expires,
+        created: 1_000,
+    }
+}
+
+#[test]
+fn subscriptions_are_keyed_by_topic_and_callback_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.put_subscription(&sub("https://n/log", "http://a/cb", 2_000)).unwrap();
+        store.put_subscription(&sub("https://n/feeds/atom", "http://a/cb", 2_000)).unwrap();
+        // Topic and callback cannot run into each other.
+        store.put_subscription(&sub("https://n/lo", "ghttp://a/cb", 2_000)).unwrap();
+        // Renewal replaces.
+        store.put_subscription(&sub("https://n/log", "http://a/cb", 9_000)).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let all = store.subscriptions().unwrap();
+    assert_eq!(all.len(), 3);
+    let log = store.subscription("https://n/log", "http://a/cb").unwrap().unwrap();
+    assert_eq!(log.lease_expires, 9_000);
+    assert!(log.is_active(8_999) && !log.is_active(9_000));
+    assert!(!format!("{log:?}").contains("s3cret"), "Debug never shows the secret");
+    assert!(store.remove_subscription("https://n/log", "http://a/cb").unwrap());
+    assert!(!store.remove_subscription("https://n/log", "http://a/cb").unwrap());
+    assert!(store.subscription("https://n/log", "http://a/cb").unwrap().is_none());
+    assert_eq!(store.subscriptions().unwrap().len(), 2);
+}
+
+#[test]
+fn the_delivery_queue_claims_retries_buries_and_resumes_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |cb: &str, due: u64| Delivery::new("https://n/log", cb, 0, 3, due);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.notified_size().unwrap(), None);
+        assert_eq!(store.next_due().unwrap(), None);
+        let ids = store.enqueue_deliveries(&[d("http://a", 100), d("http://b", 50)], 3).unwrap();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+        assert_eq!(store.notified_size().unwrap(), Some(3));
+        assert_eq!(store.delivery_counts().unwrap(), DeliveryCounts { pending: 2, dead: 0 });
+        assert_eq!(store.next_due().unwrap(), Some(50));
+        // Nothing is due before its time; the earliest comes first.
+        assert!(store.take_due(49, 10, 1_000).unwrap().is_empty());
+        let taken = store.take_due(100, 1, 1_000).unwrap();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].delivery.callback, "http://b");
+        assert_eq!(taken[0].due_ms, 1_000, "claimed until 1000");
+        // A claimed delivery is not taken again.
+        let taken_a = store.take_due(100, 10, 1_000).unwrap();
+        assert_eq!(taken_a.len(), 1);
+        assert_eq!(taken_a[0].delivery.callback, "http://a");
+        // b fails and is rescheduled; a is acknowledged.
+        let b = store.reschedule_delivery(&taken[0], 200, "HTTP 503").unwrap().unwrap();
+        assert_eq!((b.delivery.attempts, b.due_ms), (1, 200));
+        assert_eq!(b.delivery.last_error.as_deref(), Some("HTTP 503"));
+        assert!(store.complete_delivery(&taken_a[0]).unwrap());
+        assert!(!store.complete_delivery(&taken_a[0]).unwrap(), "already gone");
+        assert!(
+            store.reschedule_delivery(&taken[0], 300, "x").unwrap().is_none(),
+            "a stale handle writes nothing"
+        );
+        // Claimed again, then the process "stops" mid-attempt.
+        let again = store.take_due(200, 10, 5_000).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(store.pending_deliveries(10).unwrap()[0].due_ms, 5_000);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.delivery_counts().unwrap(), DeliveryCounts { pending: 1, dead: 0 });
+    assert_eq!(store.release_claims().unwrap(), 1, "the stale claim is released");
+    assert_eq!(store.next_due().unwrap(), Some(200));
+    let b = store.take_due(200, 10, 1_000).unwrap().remove(0);
+    assert_eq!(b.delivery.attempts, 1, "attempts survive reopening");
+    let dead = store.mark_dead(&b, "HTTP 500").unwrap().unwrap();
+    assert_eq!(dead.delivery.state, DeliveryState::Dead);
+    assert_eq!(dead.delivery.attempts, 2);
+    assert!(store.take_due(u64::MAX - 1, 10, u64::MAX - 1).unwrap().is_empty(), "never due");
+    assert_eq!(store.next_due().unwrap(), None);
+    assert_eq!(store.dead_letters(10).unwrap(), vec![dead.clone()]);
+    assert!(store.pending_deliveries(10).unwrap().is_empty());
+    assert_eq!(store.delivery_counts().unwrap(), DeliveryCounts { pending: 0, dead: 1 });
+    assert_eq!(store.release_claims().unwrap(), 0, "dead letters stay where they are");
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.dead_letters(10).unwrap(), vec![dead]);
+    // Ids never repeat after reopening.
+    let id = store.enqueue_deliveries(&[d("http://c", 10)], 4).unwrap()[0];
+    assert!(id != b.id);
+    assert_eq!(store.notified_size().unwrap(), Some(4));
+}
+
+#[test]
+fn websub_state_does_not_disturb_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    append_all(&store, &[item(0, 1, 1, None)]);
+    store.put_subscription(&sub("https://n/log", "http://a/cb", 2_000)).unwrap();
+    store.enqueue_deliveries(&[Delivery::new("https://n/log", "http://a/cb", 0, 1, 5)], 1).unwrap();
+    append_all(&store, &[item(1, 2, 1, None)]);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.size(), 2);
+    assert_eq!(store.entries(0, 10).unwrap().len(), 2);
+}
