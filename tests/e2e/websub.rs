@@ -326,7 +326,9 @@ fn init(bin: &Path, data: &Path) -> (String, PublicKey) {
     let config = std::fs::read_to_string(&path).expect("config");
     let fast = config
         .replace("retry_base_seconds = 5", "retry_base_seconds = 1")
-        .replace("max_attempts = 10", "max_attempts = 4");
+        .replace("max_attempts = 10", "max_attempts = 4")
+        // The subscriber listens on 127.0.0.1: allow it, as a loopback deployment would.
+        .replace("allow_private_callbacks = false", "allow_private_callbacks = true");
     assert_ne!(fast, config, "init writes the [websub] section: {config}");
     std::fs::write(&path, fast).expect("config");
     (field("admin token:"), key)
@@ -572,4 +574,79 @@ async fn the_hub_verifies_subscribers_and_delivers_signed_log_pages_with_retries
 
     assert!(server.terminate(), "SIGTERM stops the node cleanly");
     sub_task.abort();
+}
+
+/// With the default configuration the hub never connects to loopback or private addresses: an IP
+/// literal is refused at once, and a hostname that resolves to loopback is refused when it is
+/// resolved. A canary listener on 127.0.0.1 must see no connection at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_the_hub_refuses_private_callbacks_and_never_connects() {
+    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("node");
+    let (ok, out, err) = portal(
+        &bin,
+        &[
+            "init",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--id",
+            "bo-y-te",
+            "--name",
+            "Bộ Y tế",
+            "--url",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert!(ok, "{err}");
+    let token = crate::node::init_field(&out, "admin token:");
+    let server = Server::start(&bin, &data);
+    let base = server.base.clone();
+    let http = client();
+
+    let canary = TcpListener::bind("127.0.0.1:0").await.expect("canary");
+    let port = canary.local_addr().expect("addr").port();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&connections);
+    let watcher = tokio::spawn(async move {
+        while let Ok((_stream, _)) = canary.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+
+    for literal in [
+        format!("http://127.0.0.1:{port}/cb"),
+        format!("http://[::1]:{port}/cb"),
+        "http://10.0.0.1/cb".to_owned(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+    ] {
+        let (status, body) = form(
+            &http,
+            &base,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", &literal),
+                ("hub.secret", "s3cret"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400, "{literal}: {body}");
+        assert!(
+            body["error"]["message"].as_str().is_some_and(|m| m.contains("non-public")),
+            "{body}"
+        );
+    }
+    // A hostname passes the form check; the resolver refuses it when the hub tries to verify.
+    let by_name = format!("http://localhost:{port}/cb");
+    assert_eq!(subscribe(&http, &base, &by_name, "s3cret").await, 202);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let report = admin(&http, &base, &token).await;
+    assert!(listed(&report, "subscriptions", &by_name).is_empty(), "never subscribed: {report}");
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the canary saw a connection"
+    );
+    watcher.abort();
 }

@@ -55,11 +55,20 @@ pub struct WebSubConfig {
     pub max_attempts: u32,
     /// Most subscriptions the hub keeps; further new subscriptions are refused.
     pub max_subscriptions: usize,
+    /// Let callbacks point at loopback, private, link-local and other non-public addresses.
+    /// Off by default: otherwise anyone could make the hub send requests into the node's own
+    /// network. Turn it on only for loopback deployments and tests.
+    pub allow_private_callbacks: bool,
 }
 
 impl Default for WebSubConfig {
     fn default() -> Self {
-        WebSubConfig { retry_base_seconds: 5, max_attempts: 10, max_subscriptions: 10_000 }
+        WebSubConfig {
+            retry_base_seconds: 5,
+            max_attempts: 10,
+            max_subscriptions: 10_000,
+            allow_private_callbacks: false,
+        }
     }
 }
 

@@ -249,7 +249,10 @@ fn clip(mut text: String, max: usize) -> String {
 /// Check a callback: an absolute `http`/`https` URL with a host and no fragment, written in the
 /// normalised form a WHATWG URL parser gives (so the URL registered, the URL posted to and the
 /// signed `@target-uri` are the same string).
-fn check_callback(raw: &str) -> Result<(), RequestError> {
+///
+/// Unless `allow_private`, a callback whose host is a non-public IP address is refused here;
+/// hostnames are checked when they are resolved, on every connection ([`crate::net::PublicOnly`]).
+fn check_callback(raw: &str, allow_private: bool) -> Result<(), RequestError> {
     const P: &str = "hub.callback";
     if raw.len() > URL_MAX {
         return Err(invalid(P, format!("longer than {URL_MAX} bytes")));
@@ -258,8 +261,17 @@ fn check_callback(raw: &str) -> Result<(), RequestError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(P, "must be an http or https URL"));
     }
-    if url.host().is_none() {
+    let Some(host) = url.host_str() else {
         return Err(invalid(P, "has no host"));
+    };
+    // An IP literal (IPv6 in brackets); a domain name parses as neither.
+    let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+    if !allow_private && ip.is_some_and(|ip| !crate::net::is_public(ip)) {
+        return Err(invalid(
+            P,
+            "points at a loopback, private or otherwise non-public address; refused \
+             (loopback deployments: set [websub] allow_private_callbacks = true)",
+        ));
     }
     if url.fragment().is_some() {
         return Err(invalid(P, "must not have a fragment"));
@@ -328,7 +340,7 @@ impl Hub {
             ));
         }
         let callback = form.callback.ok_or_else(|| invalid("hub.callback", "missing"))?;
-        check_callback(&callback)?;
+        check_callback(&callback, self.node.config.websub.allow_private_callbacks)?;
         let lease_seconds = match form.lease_seconds.as_deref().map(str::trim) {
             None | Some("") => LEASE_DEFAULT,
             Some(s) => s
@@ -371,7 +383,17 @@ impl Hub {
             .map_err(|_| HubError::Task("poisoned lock".into()))?
             .take()
             .ok_or(HubError::AlreadyStarted)?;
-        let client = reqwest::Client::builder()
+        let allow_private = self.node.config.websub.allow_private_callbacks;
+        if allow_private {
+            tracing::warn!(
+                "websub: callbacks to private and loopback addresses are allowed ([websub] allow_private_callbacks)"
+            );
+        }
+        let mut client = reqwest::Client::builder();
+        if !allow_private {
+            client = client.dns_resolver(Arc::new(crate::net::PublicOnly));
+        }
+        let client = client
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT)
@@ -744,8 +766,16 @@ mod tests {
 
     #[test]
     fn callbacks_must_be_absolute_http_urls_in_normalised_form() {
-        assert!(check_callback("http://127.0.0.1:8080/cb").is_ok());
-        assert!(check_callback("https://sub.example/cb?x=1").is_ok());
+        assert!(check_callback("http://127.0.0.1:8080/cb", true).is_ok());
+        assert!(check_callback("https://sub.example/cb?x=1", false).is_ok());
+        for private in [
+            "http://127.0.0.1:8080/cb",
+            "http://10.0.0.1/cb",
+            "http://[::1]/cb",
+            "http://169.254.169.254/latest",
+        ] {
+            assert!(check_callback(private, false).is_err(), "{private}");
+        }
         for bad in [
             "/cb",
             "ftp://sub.example/cb",
@@ -756,12 +786,12 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    check_callback(bad),
+                    check_callback(bad, true),
                     Err(RequestError::Invalid { parameter: "hub.callback", .. })
                 ),
                 "{bad}"
             );
         }
-        assert!(check_callback(&format!("http://a/{}", "x".repeat(URL_MAX))).is_err());
+        assert!(check_callback(&format!("http://a/{}", "x".repeat(URL_MAX)), true).is_err());
     }
 }

@@ -12,6 +12,7 @@ mod files;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod net;
 pub mod node;
 
 use std::collections::BTreeMap;
