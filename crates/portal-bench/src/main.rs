@@ -1,8 +1,11 @@
-//! The benchmark harness: `cargo xtask bench [proto] [--seconds N] [--json PATH]`.
+//! The benchmark harness: `cargo xtask bench [proto] [node] [--seconds N] [--json PATH]`.
 //!
 //! Shared 2-core machines drift up to 2x between runs, so no figure is printed alone: each is
 //! measured beside a reference on the same data in the same run, in alternating rounds (ABAB…),
-//! and reported with the median of the per-round ratios.
+//! and reported with the median of the per-round ratios. A row that cannot be measured (a tool
+//! missing) is printed as SKIPPED with its reason, never dropped. See docs/benchmarks.md.
+
+mod node;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -15,14 +18,19 @@ use portal_proto::record::*;
 use portal_proto::time::Timestamp;
 
 /// One row of the table.
+#[derive(Default)]
 struct Row {
-    name: &'static str,
+    name: String,
     unit: &'static str,
     value: f64,
-    reference_name: &'static str,
+    reference_name: String,
     reference: f64,
     ratio: f64,
     target: Option<f64>,
+    /// Why the row was not measured: printed as "SKIPPED (reason)", never dropped silently.
+    skipped: Option<String>,
+    /// What was checked during the measurement, and differences between the two sides.
+    notes: Vec<String>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -124,13 +132,14 @@ fn proto(budget: Duration) -> Vec<Row> {
     };
     let (ours, reference, ratio) = side_by_side(budget, N, record_verify, raw_verify);
     let mut rows = vec![Row {
-        name: "record verify (parse + canonical check + schema + verify_strict)",
+        name: "record verify (parse + canonical check + schema + verify_strict)".into(),
         unit: "records/s",
         value: ours,
-        reference_name: "raw ed25519-dalek verify_strict, same bytes",
+        reference_name: "raw ed25519-dalek verify_strict, same bytes".into(),
         reference,
         ratio,
         target: Some(0.9),
+        ..Row::default()
     }];
 
     let sk = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
@@ -146,30 +155,48 @@ fn proto(budget: Duration) -> Vec<Row> {
     };
     let (ours, reference, ratio) = side_by_side(budget, N, record_sign, raw_sign);
     rows.push(Row {
-        name: "record sign (validate + canonicalise + sign)",
+        name: "record sign (validate + canonicalise + sign)".into(),
         unit: "records/s",
         value: ours,
-        reference_name: "raw ed25519-dalek sign, same bytes",
+        reference_name: "raw ed25519-dalek sign, same bytes".into(),
         reference,
         ratio,
         target: None,
+        ..Row::default()
     });
     let (ours, reference, ratio) = side_by_side(budget, N, record_sign, raw_verify);
     rows.push(Row {
-        name: "record sign (validate + canonicalise + sign)",
+        name: "record sign (validate + canonicalise + sign)".into(),
         unit: "records/s",
         value: ours,
-        reference_name: "raw ed25519-dalek verify_strict, same bytes",
+        reference_name: "raw ed25519-dalek verify_strict, same bytes".into(),
         reference,
         ratio,
         target: None,
+        ..Row::default()
     });
     rows
 }
 
+const USAGE: &str = "usage: portal-bench [proto] [node] [--seconds N] [--json PATH]";
+
+/// The machine, for the record: cores and CPU model.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores available, {model}")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut seconds = 10.0;
+    let mut seconds: f64 = 10.0;
     let mut json_path = None;
     let mut suites = Vec::new();
     let mut it = args.iter();
@@ -177,46 +204,75 @@ fn main() {
         match a.as_str() {
             "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(seconds),
             "--json" => json_path = it.next().cloned(),
-            "proto" => suites.push(a.clone()),
+            "proto" | "node" => suites.push(a.clone()),
             other => {
-                eprintln!(
-                    "unknown argument {other}; usage: portal-bench [proto] [--seconds N] [--json PATH]"
-                );
+                eprintln!("unknown argument {other}; {USAGE}");
                 std::process::exit(2);
             }
         }
     }
+    if seconds.is_nan() || seconds <= 0.0 {
+        eprintln!("--seconds must be positive; {USAGE}");
+        std::process::exit(2);
+    }
     if suites.is_empty() {
-        suites.push("proto".into());
+        suites = vec!["proto".into(), "node".into()];
     }
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; run `cargo xtask bench` for release-mode figures");
     }
+    let machine = machine();
+    eprintln!("machine: {machine}");
     let budget = Duration::from_secs_f64(seconds);
     let mut rows = Vec::new();
     for s in &suites {
-        if s == "proto" {
-            rows.extend(proto(budget));
+        match s.as_str() {
+            "proto" => rows.extend(proto(budget)),
+            "node" => rows.extend(node::node(seconds)),
+            _ => {}
         }
     }
+    println!();
+    println!("machine: {machine}");
     println!();
     println!("| figure | value | reference | reference value | ratio | target |");
     println!("|---|---:|---|---:|---:|---:|");
     for r in &rows {
-        let target = r.target.map_or("—".to_owned(), |t| {
-            format!("≥ {t:.2} {}", if r.ratio >= t { "✓" } else { "✗" })
+        let target = r.target.map_or("—".to_owned(), |t| match &r.skipped {
+            Some(_) => format!("≥ {t:.2}"),
+            None => format!("≥ {t:.2} {}", if r.ratio >= t { "✓" } else { "✗" }),
         });
-        println!(
-            "| {} | {:.0} {} | {} | {:.0} | {:.3} | {} |",
-            r.name, r.value, r.unit, r.reference_name, r.reference, r.ratio, target
-        );
+        match &r.skipped {
+            Some(reason) => println!(
+                "| {} | SKIPPED ({reason}) | {} | — | — | {} |",
+                r.name, r.reference_name, target
+            ),
+            None => println!(
+                "| {} | {:.0} {} | {} | {:.0} | {:.3} | {} |",
+                r.name, r.value, r.unit, r.reference_name, r.reference, r.ratio, target
+            ),
+        }
+    }
+    let noted: Vec<&Row> = rows.iter().filter(|r| !r.notes.is_empty()).collect();
+    if !noted.is_empty() {
+        println!();
+        println!("Checks and notes:");
+        for r in noted {
+            println!("- {} / {}:", r.name, r.reference_name);
+            for n in &r.notes {
+                println!("  - {n}");
+            }
+        }
     }
     let json: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
-            serde_json::json!({"figure": r.name, "unit": r.unit, "value": r.value,
-                "reference": r.reference_name, "reference_value": r.reference,
-                "ratio": r.ratio, "target": r.target})
+            // A skipped row has no figures: null, not a misleading 0.
+            let measured = |v: f64| r.skipped.is_none().then_some(v);
+            serde_json::json!({"figure": r.name, "unit": r.unit, "value": measured(r.value),
+                "reference": r.reference_name, "reference_value": measured(r.reference),
+                "ratio": measured(r.ratio), "target": r.target, "skipped": r.skipped,
+                "notes": r.notes})
         })
         .collect();
     let path = json_path.unwrap_or_else(|| "target/bench/proto.json".into());

@@ -2,10 +2,11 @@
 //!
 //! - `cargo xtask ci`       — what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
 //! - `cargo xtask vectors`  — regenerate `proto-spec/vectors/` from the code (review the diff!).
-//! - `cargo xtask bench [proto]` — build in release mode and print the benchmark table.
+//! - `cargo xtask bench [proto] [node] [--seconds N] [--json PATH]` — build in release mode and
+//!   print the benchmark table (both suites by default; see docs/benchmarks.md).
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -55,8 +56,35 @@ fn vectors() -> Result<(), String> {
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
-    let mut c = cargo();
-    c.args(["run", "--release", "-p", "portal-bench", "--"]).args(args);
+    // Build the harness and the node binary it measures in one cargo invocation, so both see
+    // the same feature resolution: building them separately (`cargo run -p portal-bench`, then
+    // `cargo build -p portal` from the harness) recompiles shared dependencies back and forth on
+    // every run. The harness's own `cargo build -p portal -p portal-bench` is then a no-op.
+    let packages = ["build", "--release", "-p", "portal-bench", "-p", "portal"];
+    let mut build = cargo();
+    build.args(packages);
+    run(build)?;
+    // The same build again (a no-op now), for cargo to name the harness executable.
+    let mut locate = cargo();
+    locate
+        .args(packages)
+        .arg("--message-format=json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let out = locate.output().map_err(|e| format!("cannot start {locate:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{locate:?} failed: {}", out.status));
+    }
+    let harness = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"compiler-artifact\"") && l.contains("\"name\":\"portal-bench\""))
+        .find_map(|l| {
+            let (_, rest) = l.split_once("\"executable\":\"")?;
+            rest.split_once('"').map(|(path, _)| PathBuf::from(path))
+        })
+        .ok_or("cargo reported no portal-bench executable")?;
+    let mut c = Command::new(harness);
+    c.current_dir(root()).args(args);
     run(c)
 }
 
@@ -67,7 +95,9 @@ fn main() -> ExitCode {
         Some("vectors") => vectors(),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask ci | vectors | bench [proto] [--seconds N]");
+            eprintln!(
+                "usage: cargo xtask ci | vectors | bench [proto] [node] [--seconds N] [--json PATH]"
+            );
             return ExitCode::from(2);
         }
     };
