@@ -115,9 +115,10 @@ pub fn local_token(dir: &DataDir) -> Option<String> {
     std::fs::read_to_string(dir.local_token()).ok().map(|t| t.trim().to_owned())
 }
 
+/// `workers`: HTTP worker threads (default: one per CPU).
 /// Serve `node` on `listen` until Ctrl-C or SIGTERM; heartbeat checkpoints and run the WebSub
 /// hub meanwhile.
-pub async fn serve(node: Arc<Node>, listen: &str) -> std::io::Result<()> {
+pub async fn serve(node: Arc<Node>, listen: &str, workers: Option<usize>) -> std::io::Result<()> {
     let extra: Vec<String> = local_token(&node.dir).into_iter().collect();
     let state = actix_web::web::Data::new(http::AppState::new(Arc::clone(&node), &extra));
     let hub = Arc::clone(state.hub());
@@ -127,6 +128,11 @@ pub async fn serve(node: Arc<Node>, listen: &str) -> std::io::Result<()> {
             .wrap(actix_web::middleware::Compress::default())
             .configure(move |cfg| http::app(cfg, state))
     })
+    .workers(
+        workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
+    )
     .bind(listen)?
     .shutdown_timeout(10);
     let hub_tasks = hub.start().map_err(std::io::Error::other)?;

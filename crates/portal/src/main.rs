@@ -48,6 +48,9 @@ enum Command {
         /// Listen address (default: host and port of the node's URL). Port 0 picks a free port.
         #[arg(long)]
         listen: Option<String>,
+        /// HTTP worker threads (default: one per CPU).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Sign and append a draft (JSON file, or - for standard input); print id, version, index.
     Publish {
@@ -118,7 +121,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("next: portal serve --data {}", data.display());
             Ok(())
         }
-        Command::Serve { data, listen } => {
+        Command::Serve { data, listen, workers } => {
             let dir = DataDir::new(&data);
             let node = Node::open(dir)
                 .with_context(|| format!("opening the node in {}", data.display()))?;
@@ -130,7 +133,7 @@ fn run(cli: Cli) -> Result<()> {
                 tracing::error!("serving read-only: {reason}");
             }
             runtime()?
-                .block_on(portal_node::serve(node, &listen))
+                .block_on(portal_node::serve(node, &listen, workers))
                 .with_context(|| format!("serving on {listen}"))
         }
         Command::Publish { data, file } => {
