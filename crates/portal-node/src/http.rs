@@ -547,11 +547,9 @@ async fn attachment(state: web::Data<AppState>, path: web::Path<String>) -> Http
 // ---------------------------------------------------------------------------------------------
 // Feeds
 
-fn is_feed_entry(s: &SignedRecord) -> bool {
-    matches!(envelope::parse_record(s.bytes()), Ok(Record::Item(_) | Record::Withdrawal(_)))
-}
-
-fn entry_time(s: &SignedRecord) -> Option<Timestamp> {
+/// When a feed entry (item version or withdrawal) was updated; `None` for records that are not
+/// feed entries. One parse answers both "does it belong in a feed?" and "when?".
+fn feed_entry_time(s: &SignedRecord) -> Option<Timestamp> {
     match envelope::parse_record(s.bytes()) {
         Ok(Record::Item(i)) => Some(i.updated),
         Ok(Record::Withdrawal(w)) => Some(w.time),
@@ -559,12 +557,17 @@ fn entry_time(s: &SignedRecord) -> Option<Timestamp> {
     }
 }
 
-fn feed_meta(
-    node: &Node,
-    format: &str,
-    archive: Option<u64>,
-    entries: &[SignedRecord],
-) -> FeedMeta {
+/// The feed entries among `entries`, and the newest entry time (the feed's `updated`).
+fn feed_entries(entries: impl IntoIterator<Item = SignedRecord>) -> (Vec<SignedRecord>, Timestamp) {
+    let mut updated = Timestamp::EPOCH;
+    let kept = entries
+        .into_iter()
+        .filter(|s| feed_entry_time(s).map(|t| updated = updated.max(t)).is_some())
+        .collect();
+    (kept, updated)
+}
+
+fn feed_meta(node: &Node, format: &str, archive: Option<u64>, updated: Timestamp) -> FeedMeta {
     let base = &node.config.url;
     let size = node.store.size();
     let complete = size / PAGE; // number of complete archives
@@ -591,7 +594,7 @@ fn feed_meta(
         author: node.config.display_name().to_owned(),
         self_url: archive.map_or_else(|| format!("{base}/feeds/{format}"), url),
         alternate_url: format!("{base}/"),
-        updated: entries.iter().filter_map(entry_time).max().unwrap_or(Timestamp::EPOCH),
+        updated,
         archive: links,
         item_url: format!("{base}/items/{{id}}"),
     }
@@ -621,11 +624,14 @@ async fn latest(
     let rendered = match cached {
         Some(r) => r,
         None => {
-            let entries = match state.node.store.entries_rev(size, PAGE as usize, is_feed_entry) {
+            let mut updated = Timestamp::EPOCH;
+            let keep =
+                |s: &SignedRecord| feed_entry_time(s).map(|t| updated = updated.max(t)).is_some();
+            let entries = match state.node.store.entries_rev(size, PAGE as usize, keep) {
                 Ok(e) => e.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
                 Err(e) => return internal(e),
             };
-            let meta = feed_meta(&state.node, format, None, &entries);
+            let meta = feed_meta(&state.node, format, None, updated);
             let body = match encode(format, &meta, &entries) {
                 Ok(b) => b,
                 Err(e) => return internal(e),
@@ -667,11 +673,11 @@ async fn archive(
             format!("archive {n} is not complete yet; see /feeds/{format}"),
         );
     }
-    let entries = match state.node.store.entries_rev(end, PAGE as usize, |_| true) {
-        Ok(e) => e.into_iter().map(|(_, s)| s).filter(is_feed_entry).collect::<Vec<_>>(),
+    let (entries, updated) = match state.node.store.entries_rev(end, PAGE as usize, |_| true) {
+        Ok(e) => feed_entries(e.into_iter().map(|(_, s)| s)),
         Err(e) => return internal(e),
     };
-    let meta = feed_meta(&state.node, format, Some(n), &entries);
+    let meta = feed_meta(&state.node, format, Some(n), updated);
     match encode(format, &meta, &entries) {
         Ok(body) => {
             let r = render(body, Some(meta.updated));
