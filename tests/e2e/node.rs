@@ -93,7 +93,14 @@ pub(crate) fn init_field(out: &str, name: &str) -> String {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().expect("client")
+    // no_gzip: the tests read Content-Encoding themselves (and reqwest's gzip feature may be on
+    // through another crate of the workspace).
+    reqwest::Client::builder()
+        .no_proxy()
+        .no_gzip()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
 }
 
 fn draft(title: &str) -> Value {
@@ -421,7 +428,35 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         .send()
         .await
         .expect("feed");
-    assert_eq!(resp.headers().get("content-encoding").and_then(|v| v.to_str().ok()), Some("gzip"));
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+    assert_eq!(header(&resp, "content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(header(&resp, "vary").as_deref(), Some("accept-encoding"));
+    let gz_etag = header(&resp, "etag").expect("gzip etag");
+    let gz = resp.bytes().await.expect("gzip body");
+    let plain = http.get(format!("{base}/feeds/atom")).send().await.expect("feed");
+    assert_eq!(header(&plain, "content-encoding"), None, "identity unless asked");
+    assert_eq!(header(&plain, "vary").as_deref(), Some("accept-encoding"));
+    let plain_etag = header(&plain, "etag").expect("etag");
+    assert_ne!(gz_etag, plain_etag, "RFC 9110: each representation has its own strong ETag");
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
+        .expect("valid gzip");
+    assert_eq!(unzipped, plain.text().await.expect("text"), "same document either way");
+    let revalidate = |etag: &str, accept: &str| {
+        http.get(format!("{base}/feeds/atom"))
+            .header("accept-encoding", accept)
+            .header("if-none-match", etag)
+            .send()
+    };
+    assert_eq!(revalidate(&gz_etag, "gzip, deflate").await.expect("304").status(), 304);
+    assert_eq!(revalidate(&plain_etag, "identity").await.expect("304").status(), 304);
+    let other = revalidate(&plain_etag, "gzip").await.expect("200");
+    assert_eq!(other.status(), 200, "the identity ETag does not validate the gzip bytes");
+    assert_eq!(header(&other, "content-encoding").as_deref(), Some("gzip"));
+    let refused = revalidate("\"none\"", "gzip;q=0, identity").await.expect("200");
+    assert_eq!(header(&refused, "content-encoding"), None, "q=0 refuses gzip");
 
     // ---- attachments: upload, bind by SHA-256 and size, serve immutable by hash
     let pdf = b"%PDF-1.7 Nghi dinh 15/2026/ND-CP".to_vec();
@@ -497,6 +532,41 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         404,
         "incomplete"
     );
+    // Served as immutable, so its bytes must not change when the log grows past it (no
+    // next-archive link appears later), in either representation.
+    let (http_ref, base_ref) = (&http, &base);
+    let fetch_archive = move |accept: &'static str| async move {
+        let (http, base) = (http_ref, base_ref);
+        let resp = http
+            .get(format!("{base}/feeds/atom/archive/0"))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .expect("archive");
+        assert_eq!(resp.status(), 200);
+        let etag = header(&resp, "etag").expect("etag");
+        (etag, resp.bytes().await.expect("bytes"))
+    };
+    let before = (fetch_archive("identity").await, fetch_archive("gzip").await);
+    let posts: Vec<_> = (0..100)
+        .map(|i| {
+            http.post(format!("{base}/api/v1/items"))
+                .bearer_auth(&token)
+                .json(&draft(&format!("Tin bổ sung {i}")))
+                .send()
+        })
+        .collect();
+    for p in posts {
+        assert_eq!(p.await.expect("publish").status(), 201);
+    }
+    assert_eq!(
+        http.get(format!("{base}/feeds/atom/archive/1")).send().await.expect("archive").status(),
+        200,
+        "archive 1 completes"
+    );
+    let after = (fetch_archive("identity").await, fetch_archive("gzip").await);
+    assert_eq!(before, after, "an immutable archive never changes");
+    assert!(!String::from_utf8_lossy(&after.0.1).contains("next-archive"));
 
     assert!(server.terminate(), "SIGTERM stops the node cleanly");
 }

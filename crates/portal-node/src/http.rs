@@ -5,7 +5,9 @@
 // it is built once per failing request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -40,15 +42,80 @@ pub struct AppState {
     tokens: Vec<[u8; 32]>,
     /// Rendered latest feeds, by (format, log size).
     cache: Mutex<Vec<(&'static str, u64, Arc<Rendered>)>>,
+    /// Rendered archive pages, by (format, archive number): immutable, so never invalidated,
+    /// only evicted oldest-first past [`ARCHIVE_CACHE`] pages.
+    archives: Mutex<VecDeque<(ArchiveKey, Arc<Rendered>)>>,
     /// The WebSub hub (`POST /websub`).
     hub: Arc<Hub>,
 }
 
+/// Archive pages kept rendered (about 2 × 400 KB each for 100 entries of 1–2 KB: identity and
+/// gzip), so that a crawler walking the archives does not make the node re-render each page.
+const ARCHIVE_CACHE: usize = 64;
+
+/// An archive page: (format, archive number).
+type ArchiveKey = (&'static str, u64);
+
+/// Bodies below this size are not worth compressing.
+const GZIP_MIN: usize = 1024;
+
+/// One resource, rendered once and served as many times as asked: the identity bytes, and the
+/// gzip bytes made on the first request that accepts them. Each representation has its own
+/// strong ETag (RFC 9110 §8.8.3: a strong validator changes with the representation's bytes).
 #[derive(Debug)]
 struct Rendered {
     body: Bytes,
     etag: String,
     last_modified: Option<String>,
+    gzip: OnceLock<Option<(Bytes, String)>>,
+}
+
+impl Rendered {
+    /// The gzip representation and its ETag, compressed on first use; `None` when the body is
+    /// too small to gain from it (or compression failed, which serves identity instead).
+    fn gzip(&self) -> Option<&(Bytes, String)> {
+        self.gzip
+            .get_or_init(|| {
+                if self.body.len() < GZIP_MIN {
+                    return None;
+                }
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(self.body.len() / 4),
+                    flate2::Compression::default(),
+                );
+                enc.write_all(&self.body).ok()?;
+                let gz = enc.finish().ok()?;
+                let etag = format!("{}-gzip\"", self.etag.trim_end_matches('"'));
+                Some((Bytes::from(gz), etag))
+            })
+            .as_ref()
+    }
+}
+
+/// Whether the request's `Accept-Encoding` accepts gzip (RFC 9110 §12.5.3): a `gzip` (or
+/// `x-gzip`, or `*`) coding whose q-value is not 0.
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    value.split(',').any(|coding| {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let named = ["gzip", "x-gzip", "*"].iter().any(|n| name.eq_ignore_ascii_case(n));
+        let q_zero = parts.any(|p| {
+            let p = p.trim();
+            p.len() > 2
+                && p[..2].eq_ignore_ascii_case("q=")
+                && p[2..].trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+        });
+        named && !q_zero
+    })
+}
+
+/// Whether `If-None-Match` lists `etag` (weak comparison, RFC 9110 §13.1.2).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
 impl AppState {
@@ -57,7 +124,13 @@ impl AppState {
         let mut tokens = vec![node.config.admin_token_sha256.to_bytes()];
         tokens.extend(extra_tokens.iter().map(|t| Digest::of(t.as_bytes()).to_bytes()));
         let hub = Hub::new(Arc::clone(&node));
-        AppState { node, tokens, cache: Mutex::new(Vec::new()), hub }
+        AppState {
+            node,
+            tokens,
+            cache: Mutex::new(Vec::new()),
+            archives: Mutex::new(VecDeque::new()),
+            hub,
+        }
     }
 
     /// The node's WebSub hub (started by [`crate::serve`] with [`Hub::start`]).
@@ -124,8 +197,8 @@ fn internal(e: impl std::fmt::Display) -> HttpResponse {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the node's log")
 }
 
-/// Serve `body` with a strong ETag, honouring `If-None-Match` (and `If-Modified-Since` when
-/// there is no ETag match to decide).
+/// Serve `rendered` with a strong ETag, gzip-compressed when the client accepts it, honouring
+/// `If-None-Match` (and `If-Modified-Since` when there is no `If-None-Match`).
 fn conditional(
     req: &HttpRequest,
     state: &AppState,
@@ -133,10 +206,14 @@ fn conditional(
     rendered: &Rendered,
     cache_control: &'static str,
 ) -> HttpResponse {
+    let (body, etag, gzip) = match rendered.gzip().filter(|_| accepts_gzip(req)) {
+        Some((gz, etag)) => (gz, etag, true),
+        None => (&rendered.body, &rendered.etag, false),
+    };
     let inm = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     let ims = req.headers().get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
     let fresh = match inm {
-        Some(tags) => tags.split(',').any(|t| t.trim() == rendered.etag || t.trim() == "*"),
+        Some(tags) => etag_matches(tags, etag),
         None => ims.is_some() && ims == rendered.last_modified.as_deref(),
     };
     let mut resp = if fresh {
@@ -145,17 +222,31 @@ fn conditional(
     } else {
         HttpResponse::Ok()
     };
-    resp.insert_header((header::ETAG, rendered.etag.clone()))
+    resp.insert_header((header::ETAG, etag.as_str()))
         .insert_header((header::CACHE_CONTROL, cache_control));
-    if let Some(lm) = &rendered.last_modified {
-        resp.insert_header((header::LAST_MODIFIED, lm.clone()));
+    if rendered.gzip().is_some() {
+        resp.insert_header((header::VARY, "accept-encoding"));
     }
-    if fresh { resp.finish() } else { resp.content_type(content_type).body(rendered.body.clone()) }
+    if let Some(lm) = &rendered.last_modified {
+        resp.insert_header((header::LAST_MODIFIED, lm.as_str()));
+    }
+    if fresh {
+        return resp.finish();
+    }
+    if gzip {
+        resp.insert_header((header::CONTENT_ENCODING, "gzip"));
+    }
+    resp.content_type(content_type).body(body.clone())
 }
 
 fn render(body: Vec<u8>, last_modified: Option<Timestamp>) -> Rendered {
     let etag = format!("\"{}\"", &Digest::of(&body).as_str()[..32]);
-    Rendered { body: Bytes::from(body), etag, last_modified: last_modified.map(http_date) }
+    Rendered {
+        body: Bytes::from(body),
+        etag,
+        last_modified: last_modified.map(http_date),
+        gzip: OnceLock::new(),
+    }
 }
 
 /// RFC 9110 IMF-fixdate.
@@ -584,7 +675,8 @@ fn feed_meta(node: &Node, format: &str, archive: Option<u64>, updated: Timestamp
             is_archive: true,
             current: Some(format!("{base}/feeds/{format}")),
             prev_archive: n.checked_sub(1).map(url),
-            next_archive: (n + 1 < complete).then(|| url(n + 1)),
+            // Never a next-archive: an archive's bytes must not change once complete.
+            next_archive: None,
             next_page: None,
         },
     };
@@ -673,19 +765,36 @@ async fn archive(
             format!("archive {n} is not complete yet; see /feeds/{format}"),
         );
     }
-    let (entries, updated) = match state.node.store.entries_rev(end, PAGE as usize, |_| true) {
-        Ok(e) => feed_entries(e.into_iter().map(|(_, s)| s)),
-        Err(e) => return internal(e),
-    };
-    let meta = feed_meta(&state.node, format, Some(n), updated);
-    match encode(format, &meta, &entries) {
-        Ok(body) => {
-            let r = render(body, Some(meta.updated));
-            let ct = if format == "atom" { ATOM } else { JSON_FEED };
-            conditional(&req, &state, ct, &r, IMMUTABLE)
+    let cached =
+        state.archives.lock().ok().and_then(|c| {
+            c.iter().find(|(key, _)| *key == (format, n)).map(|(_, r)| Arc::clone(r))
+        });
+    let rendered = match cached {
+        Some(r) => r,
+        None => {
+            let (entries, updated) =
+                match state.node.store.entries_rev(end, PAGE as usize, |_| true) {
+                    Ok(e) => feed_entries(e.into_iter().map(|(_, s)| s)),
+                    Err(e) => return internal(e),
+                };
+            let meta = feed_meta(&state.node, format, Some(n), updated);
+            let r = match encode(format, &meta, &entries) {
+                Ok(body) => Arc::new(render(body, Some(meta.updated))),
+                Err(e) => return internal(e),
+            };
+            if let Ok(mut c) = state.archives.lock()
+                && !c.iter().any(|(key, _)| *key == (format, n))
+            {
+                if c.len() >= ARCHIVE_CACHE {
+                    c.pop_front();
+                }
+                c.push_back(((format, n), Arc::clone(&r)));
+            }
+            r
         }
-        Err(e) => internal(e),
-    }
+    };
+    let ct = if format == "atom" { ATOM } else { JSON_FEED };
+    conditional(&req, &state, ct, &rendered, IMMUTABLE)
 }
 
 async fn atom_archive(

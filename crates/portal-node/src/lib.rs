@@ -124,9 +124,9 @@ pub async fn serve(node: Arc<Node>, listen: &str, workers: Option<usize>) -> std
     let hub = Arc::clone(state.hub());
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
-        actix_web::App::new()
-            .wrap(actix_web::middleware::Compress::default())
-            .configure(move |cfg| http::app(cfg, state))
+        // No Compress middleware: `http` serves gzip itself, from bytes compressed once per
+        // rendered resource and with their own ETag, instead of per response.
+        actix_web::App::new().configure(move |cfg| http::app(cfg, state))
     })
     .workers(
         workers
