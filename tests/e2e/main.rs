@@ -5,6 +5,7 @@ mod boundaries;
 mod conformance;
 mod crash;
 mod examples;
+mod federation;
 mod feed_readers;
 mod fixtures;
 mod node;

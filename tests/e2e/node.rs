@@ -46,10 +46,20 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(bin: &Path, data: &Path) -> Server {
+        Server::spawn(bin, data, &["--listen", "127.0.0.1:0"])
+    }
+
+    /// Listen on the address of the node's configured URL (federation tests, where the URL
+    /// others reach must be the real one).
+    pub(crate) fn start_at_url(bin: &Path, data: &Path) -> Server {
+        Server::spawn(bin, data, &[])
+    }
+
+    fn spawn(bin: &Path, data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(bin)
             .args(["serve", "--data"])
             .arg(data)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -42,6 +42,58 @@ pub struct NodeConfig {
     /// The WebSub hub (`[websub]`; every setting has a default, so the section may be absent).
     #[serde(default)]
     pub websub: WebSubConfig,
+    /// Following members, for a node that has some (`[aggregator]`; all settings default).
+    #[serde(default)]
+    pub aggregator: AggregatorConfig,
+}
+
+/// `[aggregator]`: how a node with members follows them (SPEC.md §13). A node becomes an
+/// aggregator when `portal member add` gives it its first member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AggregatorConfig {
+    /// Seconds between polls of a member's log when no push arrives (±20 % jitter). Push is a
+    /// hint; polling is what guarantees progress. At least 1.
+    pub poll_seconds: u64,
+    /// Longest wait between attempts after repeated errors (exponential backoff from
+    /// `poll_seconds / 8`). At least `poll_seconds`.
+    pub max_backoff_seconds: u64,
+    /// Log entries asked for per request (1–1000).
+    pub page_size: u32,
+    /// Members synced at the same time; the others wait their turn, so a slow member holds
+    /// one slot, never the others.
+    pub max_concurrent_syncs: usize,
+    /// A member failing for this long raises an `unreachable` incident.
+    pub unreachable_after_seconds: u64,
+    /// Subscribe to members' WebSub hubs (push triggers an immediate pull).
+    pub push: bool,
+    /// Let member URLs (and their redirects) reach loopback, private and other non-public
+    /// addresses. Off by default; only for loopback federations (tests, `portal demo`), and
+    /// logged as a warning when on.
+    pub allow_private_members: bool,
+    /// Connect / read / whole-request timeouts for member requests, in seconds.
+    pub connect_timeout_seconds: u64,
+    /// See `connect_timeout_seconds`.
+    pub read_timeout_seconds: u64,
+    /// See `connect_timeout_seconds`.
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> Self {
+        AggregatorConfig {
+            poll_seconds: 60,
+            max_backoff_seconds: 900,
+            page_size: 500,
+            max_concurrent_syncs: 8,
+            unreachable_after_seconds: 300,
+            push: true,
+            allow_private_members: false,
+            connect_timeout_seconds: 5,
+            read_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+        }
+    }
 }
 
 /// `[websub]`: the hub's delivery retries (SPEC.md §10).
@@ -100,6 +152,7 @@ impl NodeConfig {
             max_draft_bytes: default_max_draft(),
             max_attachment_bytes: default_max_attachment(),
             websub: WebSubConfig::default(),
+            aggregator: AggregatorConfig::default(),
         }
     }
 

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::aggregate::Aggregator;
 use crate::draft::{Draft, WithdrawRequest};
 use crate::hub::{Hub, RequestError, SubscribeForm};
 use crate::node::{Node, PublishError, now};
@@ -37,7 +38,7 @@ const LOG_MAX: u64 = 1000;
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct AppState {
-    node: Arc<Node>,
+    pub(crate) node: Arc<Node>,
     /// SHA-256 digests of the tokens that may use the editor API.
     tokens: Vec<[u8; 32]>,
     /// Rendered latest feeds, by (format, log size).
@@ -47,6 +48,8 @@ pub struct AppState {
     archives: Mutex<VecDeque<(ArchiveKey, Arc<Rendered>)>>,
     /// The WebSub hub (`POST /websub`).
     hub: Arc<Hub>,
+    /// Members, for a node that has some (its routes answer 404 until it does).
+    pub(crate) agg: Arc<Aggregator>,
 }
 
 /// Archive pages kept rendered (about 2 × 400 KB each for 100 entries of 1–2 KB: identity and
@@ -63,7 +66,7 @@ const GZIP_MIN: usize = 1024;
 /// gzip bytes made on the first request that accepts them. Each representation has its own
 /// strong ETag (RFC 9110 §8.8.3: a strong validator changes with the representation's bytes).
 #[derive(Debug)]
-struct Rendered {
+pub(crate) struct Rendered {
     body: Bytes,
     etag: String,
     last_modified: Option<String>,
@@ -120,7 +123,7 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
 
 impl AppState {
     /// State for `node`, accepting the editors' admin token and, if given, the local CLI token.
-    pub fn new(node: Arc<Node>, extra_tokens: &[String]) -> AppState {
+    pub fn new(node: Arc<Node>, agg: Arc<Aggregator>, extra_tokens: &[String]) -> AppState {
         let mut tokens = vec![node.config.admin_token_sha256.to_bytes()];
         tokens.extend(extra_tokens.iter().map(|t| Digest::of(t.as_bytes()).to_bytes()));
         let hub = Hub::new(Arc::clone(&node));
@@ -130,12 +133,45 @@ impl AppState {
             cache: Mutex::new(Vec::new()),
             archives: Mutex::new(VecDeque::new()),
             hub,
+            agg,
         }
     }
 
     /// The node's WebSub hub (started by [`crate::serve`] with [`Hub::start`]).
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// The rendered latest feed `format` if it is current for log size `size`.
+    pub(crate) fn cached(&self, format: &'static str, size: u64) -> Option<Arc<Rendered>> {
+        let c = self.cache.lock().ok()?;
+        c.iter().find(|(f, s, _)| *f == format && *s == size).map(|(_, _, r)| Arc::clone(r))
+    }
+
+    /// Keep `r` as the latest feed `format` for log size `size`.
+    pub(crate) fn cache(&self, format: &'static str, size: u64, r: Arc<Rendered>) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.retain(|(f, _, _)| *f != format);
+            c.push((format, size, r));
+        }
+    }
+
+    /// A rendered archive page.
+    pub(crate) fn cached_archive(&self, format: &'static str, n: u64) -> Option<Arc<Rendered>> {
+        let c = self.archives.lock().ok()?;
+        c.iter().find(|(key, _)| *key == (format, n)).map(|(_, r)| Arc::clone(r))
+    }
+
+    /// Keep a rendered archive page (immutable; the oldest kept is evicted past the bound).
+    pub(crate) fn cache_archive(&self, format: &'static str, n: u64, r: Arc<Rendered>) {
+        if let Ok(mut c) = self.archives.lock()
+            && !c.iter().any(|(key, _)| *key == (format, n))
+        {
+            if c.len() >= ARCHIVE_CACHE {
+                c.pop_front();
+            }
+            c.push_back(((format, n), r));
+        }
     }
 }
 
@@ -159,6 +195,7 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/feeds/json/archive/{n}", web::get().to(json_archive))
         .route("/attachments/{sha256}", web::get().to(attachment))
         .route("/api/v1/admin/deliveries", web::get().to(admin_deliveries))
+        .configure(crate::national::routes)
         .service(
             web::resource("/websub")
                 .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
@@ -188,18 +225,18 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
 // Errors and helpers
 
 /// A JSON error with a stable code (SPEC.md §8).
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(json!({"error": {"code": code, "message": message.into()}}))
 }
 
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
+pub(crate) fn internal(e: impl std::fmt::Display) -> HttpResponse {
     tracing::error!("internal error: {e}");
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the node's log")
 }
 
 /// Serve `rendered` with a strong ETag, gzip-compressed when the client accepts it, honouring
 /// `If-None-Match` (and `If-Modified-Since` when there is no `If-None-Match`).
-fn conditional(
+pub(crate) fn conditional(
     req: &HttpRequest,
     state: &AppState,
     content_type: &'static str,
@@ -239,7 +276,7 @@ fn conditional(
     resp.content_type(content_type).body(body.clone())
 }
 
-fn render(body: Vec<u8>, last_modified: Option<Timestamp>) -> Rendered {
+pub(crate) fn render(body: Vec<u8>, last_modified: Option<Timestamp>) -> Rendered {
     let etag = format!("\"{}\"", &Digest::of(&body).as_str()[..32]);
     Rendered {
         body: Bytes::from(body),
@@ -266,10 +303,10 @@ fn http_date(t: Timestamp) -> String {
     )
 }
 
-const SHORT: &str = "public, max-age=5";
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(crate) const SHORT: &str = "public, max-age=5";
+pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-fn authorized(req: &HttpRequest, state: &AppState) -> bool {
+pub(crate) fn authorized(req: &HttpRequest, state: &AppState) -> bool {
     let Some(token) = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -287,7 +324,7 @@ fn authorized(req: &HttpRequest, state: &AppState) -> bool {
     bool::from(ok)
 }
 
-fn unauthorized(state: &AppState) -> HttpResponse {
+pub(crate) fn unauthorized(state: &AppState) -> HttpResponse {
     state.node.metrics.unauthorized();
     let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
     resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -331,10 +368,13 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Ok(gauges) => body.push_str(&state.node.metrics.render_websub(&gauges)),
         Err(e) => return internal(e),
     }
+    if state.agg.has_roster() {
+        body.push_str(&state.agg.render_metrics());
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 
-fn descriptor_record(node: &Node) -> Descriptor {
+fn descriptor_record(node: &Node, agg: &Aggregator) -> Descriptor {
     let base = &node.config.url;
     let endpoints = [
         ("atom", "/feeds/atom"),
@@ -347,6 +387,7 @@ fn descriptor_record(node: &Node) -> Descriptor {
         ("websub-hub", "/websub"),
     ]
     .into_iter()
+    .chain(agg.has_roster().then_some(crate::national::ENDPOINTS).into_iter().flatten())
     .map(|(k, v)| (k.to_owned(), format!("{base}{v}")))
     .collect();
     Descriptor {
@@ -365,7 +406,7 @@ fn descriptor_record(node: &Node) -> Descriptor {
 
 async fn descriptor(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     state.node.metrics.request();
-    match envelope::sign(&descriptor_record(&state.node), state.node.signer()) {
+    match envelope::sign(&descriptor_record(&state.node, &state.agg), state.node.signer()) {
         Ok(signed) => {
             let r = render(signed.to_json().into_bytes(), None);
             conditional(&req, &state, "application/json", &r, "public, max-age=60")
@@ -692,12 +733,22 @@ fn feed_meta(node: &Node, format: &str, archive: Option<u64>, updated: Timestamp
     }
 }
 
-fn encode(format: &str, meta: &FeedMeta, entries: &[SignedRecord]) -> Result<Vec<u8>, String> {
-    let text = match format {
-        "atom" => feed::encode_atom(meta, entries),
-        _ => feed::encode_json(meta, entries),
+pub(crate) fn encode(
+    format: &str,
+    meta: &FeedMeta,
+    entries: &[SignedRecord],
+) -> Result<Vec<u8>, String> {
+    let text = if format.ends_with("atom") {
+        feed::encode_atom(meta, entries)
+    } else {
+        feed::encode_json(meta, entries)
     };
     text.map(String::into_bytes).map_err(|e| e.to_string())
+}
+
+/// The media type of a feed format (`atom`, `json`, and the national ones).
+pub(crate) fn content_type(format: &str) -> &'static str {
+    if format.ends_with("atom") { ATOM } else { JSON_FEED }
 }
 
 const ATOM: &str = "application/atom+xml; charset=utf-8";
@@ -710,10 +761,7 @@ async fn latest(
 ) -> HttpResponse {
     state.node.metrics.request();
     let size = state.node.store.size();
-    let cached = state.cache.lock().ok().and_then(|c| {
-        c.iter().find(|(f, s, _)| *f == format && *s == size).map(|(_, _, r)| Arc::clone(r))
-    });
-    let rendered = match cached {
+    let rendered = match state.cached(format, size) {
         Some(r) => r,
         None => {
             let mut updated = Timestamp::EPOCH;
@@ -729,15 +777,11 @@ async fn latest(
                 Err(e) => return internal(e),
             };
             let r = Arc::new(render(body, Some(meta.updated)));
-            if let Ok(mut c) = state.cache.lock() {
-                c.retain(|(f, _, _)| *f != format);
-                c.push((format, size, Arc::clone(&r)));
-            }
+            state.cache(format, size, Arc::clone(&r));
             r
         }
     };
-    let ct = if format == "atom" { ATOM } else { JSON_FEED };
-    conditional(&req, &state, ct, &rendered, SHORT)
+    conditional(&req, &state, content_type(format), &rendered, SHORT)
 }
 
 async fn atom_latest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -765,11 +809,7 @@ async fn archive(
             format!("archive {n} is not complete yet; see /feeds/{format}"),
         );
     }
-    let cached =
-        state.archives.lock().ok().and_then(|c| {
-            c.iter().find(|(key, _)| *key == (format, n)).map(|(_, r)| Arc::clone(r))
-        });
-    let rendered = match cached {
+    let rendered = match state.cached_archive(format, n) {
         Some(r) => r,
         None => {
             let (entries, updated) =
@@ -782,19 +822,11 @@ async fn archive(
                 Ok(body) => Arc::new(render(body, Some(meta.updated))),
                 Err(e) => return internal(e),
             };
-            if let Ok(mut c) = state.archives.lock()
-                && !c.iter().any(|(key, _)| *key == (format, n))
-            {
-                if c.len() >= ARCHIVE_CACHE {
-                    c.pop_front();
-                }
-                c.push_back(((format, n), Arc::clone(&r)));
-            }
+            state.cache_archive(format, n, Arc::clone(&r));
             r
         }
     };
-    let ct = if format == "atom" { ATOM } else { JSON_FEED };
-    conditional(&req, &state, ct, &rendered, IMMUTABLE)
+    conditional(&req, &state, content_type(format), &rendered, IMMUTABLE)
 }
 
 async fn atom_archive(

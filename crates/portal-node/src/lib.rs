@@ -6,12 +6,14 @@
 //! new log entries to subscribers.
 #![deny(missing_docs)]
 
+pub mod aggregate;
 pub mod config;
 pub mod draft;
 mod files;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+mod national;
 pub mod net;
 pub mod node;
 
@@ -120,7 +122,9 @@ pub fn local_token(dir: &DataDir) -> Option<String> {
 /// hub meanwhile.
 pub async fn serve(node: Arc<Node>, listen: &str, workers: Option<usize>) -> std::io::Result<()> {
     let extra: Vec<String> = local_token(&node.dir).into_iter().collect();
-    let state = actix_web::web::Data::new(http::AppState::new(Arc::clone(&node), &extra));
+    let agg = aggregate::Aggregator::new(Arc::clone(&node)).map_err(std::io::Error::other)?;
+    let state =
+        actix_web::web::Data::new(http::AppState::new(Arc::clone(&node), Arc::clone(&agg), &extra));
     let hub = Arc::clone(state.hub());
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
@@ -136,6 +140,8 @@ pub async fn serve(node: Arc<Node>, listen: &str, workers: Option<usize>) -> std
     .bind(listen)?
     .shutdown_timeout(10);
     let hub_tasks = hub.start().map_err(std::io::Error::other)?;
+    // Members are followed once the server listens (their pushes arrive on it).
+    agg.start();
     for addr in server.addrs() {
         tracing::info!("node {} listening on http://{addr}", node.config.id);
         // Tests and scripts read this line to find the port when listening on port 0.
@@ -156,6 +162,7 @@ pub async fn serve(node: Arc<Node>, listen: &str, workers: Option<usize>) -> std
     });
     // actix-web stops gracefully on SIGINT and SIGTERM (in-flight requests finish).
     let result = server.run().await;
+    agg.stop();
     heartbeat.abort();
     drop(hub_tasks);
     let _ = std::fs::remove_file(node.dir.serve_addr());

@@ -19,11 +19,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use portal_proto::checkpoint::{Checkpoint, sign_checkpoint};
 use portal_proto::crypto::Signer;
+use portal_proto::crypto::encode_base64;
 use portal_proto::envelope::{self, SignedRecord};
+use portal_proto::ids::NodeId;
 use portal_proto::ids::{Digest, ItemId};
-use portal_proto::record::{FieldError, ItemVersion, Record, RecordType, Validate, Withdrawal};
+use portal_proto::record::{
+    CheckpointRef, FieldError, ItemVersion, Receipt, Record, RecordType, Validate, Withdrawal,
+};
 use portal_proto::time::Timestamp;
 use portal_proto::verifier::checkpoint_origin;
+use portal_store::federation::MemberBatch;
 use portal_store::{Append, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
@@ -69,10 +74,33 @@ pub enum PublishError {
 }
 
 type Reply = oneshot::Sender<Result<Published, PublishError>>;
+type IngestReply = oneshot::Sender<Result<u64, PublishError>>;
+
+/// A member's newly verified log entries, for an aggregator to acknowledge with receipts in
+/// its own log and store (see [`Node::ingest`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ingest {
+    /// The member.
+    pub member: NodeId,
+    /// Member log index of the first record (the stored cursor).
+    pub start: u64,
+    /// The records, verified, in member log order.
+    pub entries: Vec<SignedRecord>,
+    /// The member checkpoint they were verified against (size > every index).
+    pub checkpoint: String,
+    /// That checkpoint with this node's cosignature.
+    pub cosigned: String,
+    /// The checkpoint's tree size and root, for the receipts.
+    pub size: u64,
+    /// Root hash of that checkpoint.
+    pub root: [u8; 32],
+}
 
 enum Job {
     Publish(Box<Draft>, Reply),
     Withdraw(ItemId, WithdrawRequest, Reply),
+    Ingest(Box<Ingest>, IngestReply),
     Heartbeat,
 }
 
@@ -80,8 +108,8 @@ enum Job {
 struct Accepted {
     record: Record,
     signed: SignedRecord,
-    reply: Reply,
-    published: Published,
+    /// Who waits for it (none for an aggregator's receipts: their ingest is answered whole).
+    ack: Option<(Reply, Published)>,
 }
 
 /// The signing journal: the last batch signed, written before it is stored.
@@ -90,6 +118,9 @@ struct Accepted {
 struct Journal {
     start: u64,
     entries: Vec<SignedRecord>,
+    /// Member records acknowledged by receipts among `entries` (an aggregator's ingest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ingested: Vec<Ingest>,
 }
 
 /// A running node's shared state.
@@ -223,7 +254,9 @@ impl Node {
                 tree.append(s.leaf_hash());
             }
             let note = self.sign_checkpoint(tree.size(), tree.root())?;
-            self.store.append(&appends, &note)?;
+            let parsed = parse_ingested(&journal.ingested)
+                .map_err(|e| file_error(&path, format!("journal member entry: {e}")))?;
+            self.store.ingest(&appends, &member_batches(&journal.ingested, &parsed), &note)?;
             tracing::warn!(
                 entries = journal.entries.len(),
                 from = size,
@@ -284,6 +317,15 @@ impl Node {
         rx.await.map_err(|_| PublishError::Storage("the writer stopped".into()))?
     }
 
+    /// Acknowledge a member's verified entries: sign a receipt for each in this node's log
+    /// and store them with the member's new cursor, atomically. Resolves with the log index of
+    /// the first receipt once durable.
+    pub async fn ingest(&self, batch: Ingest) -> Result<u64, PublishError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Job::Ingest(Box::new(batch), tx))?;
+        rx.await.map_err(|_| PublishError::Storage("the writer stopped".into()))?
+    }
+
     /// Sign a fresh checkpoint of the current log (the heartbeat).
     pub fn heartbeat(&self) {
         let _ = self.jobs.try_send(Job::Heartbeat);
@@ -315,6 +357,7 @@ impl Node {
         let time = now();
         let mut heartbeat = false;
         let mut accepted: Vec<Accepted> = Vec::new();
+        let mut ingested: Vec<(Ingest, IngestReply, u64)> = Vec::new();
         // Item heads as they stand within this batch.
         let mut heads: BTreeMap<ItemId, (u64, Digest, bool, Timestamp)> = BTreeMap::new();
         for job in jobs {
@@ -322,6 +365,27 @@ impl Node {
             let (built, reply) = match job {
                 Job::Heartbeat => {
                     heartbeat = true;
+                    continue;
+                }
+                Job::Ingest(batch, reply) => {
+                    if ingested.iter().any(|(b, _, _)| b.member == batch.member) {
+                        // One batch per member per commit: the store checks continuity
+                        // against the stored cursor. The sync engine never sends two at once.
+                        let _ = reply.send(Err(PublishError::Storage(format!(
+                            "two ingests of {} in one commit",
+                            batch.member
+                        ))));
+                        continue;
+                    }
+                    match self.build_receipts(&batch, index, time) {
+                        Ok(receipts) => {
+                            accepted.extend(receipts);
+                            ingested.push((*batch, reply, index));
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
                     continue;
                 }
                 Job::Publish(draft, reply) => {
@@ -333,7 +397,7 @@ impl Node {
             };
             match built {
                 Ok((record, signed, published)) => {
-                    accepted.push(Accepted { record, signed, reply, published })
+                    accepted.push(Accepted { record, signed, ack: Some((reply, published)) })
                 }
                 Err(e) => {
                     self.metrics.publish_refused();
@@ -344,12 +408,15 @@ impl Node {
         if accepted.is_empty() && !heartbeat {
             return;
         }
-        let result = self.persist(start, &accepted);
+        let batches: Vec<Ingest>;
+        let replies: Vec<(IngestReply, u64)>;
+        (batches, replies) = ingested.into_iter().map(|(b, r, i)| (b, (r, i))).unzip();
+        let result = self.persist(start, &accepted, batches);
         if result.is_ok() && !accepted.is_empty() {
             // Durable: tell the hub (a watch never blocks the writer).
             self.commits.send_replace(self.store.size());
         }
-        for Accepted { reply, published, .. } in accepted {
+        for (reply, published) in accepted.into_iter().filter_map(|a| a.ack) {
             let _ = reply.send(match &result {
                 Ok(()) => {
                     self.metrics.published();
@@ -358,12 +425,55 @@ impl Node {
                 Err(e) => Err(PublishError::Storage(e.clone())),
             });
         }
+        for (reply, first) in replies {
+            let _ = reply.send(result.clone().map(|()| first).map_err(PublishError::Storage));
+        }
         if let Err(e) = result {
             tracing::error!("commit failed, nothing acknowledged: {e}");
         }
     }
 
-    fn persist(&self, start: u64, accepted: &[Accepted]) -> Result<(), String> {
+    /// Receipts (SPEC.md §4.6) for a member batch, from log index `index` on.
+    fn build_receipts(
+        &self,
+        batch: &Ingest,
+        index: u64,
+        time: Timestamp,
+    ) -> Result<Vec<Accepted>, PublishError> {
+        let end = batch.start + batch.entries.len() as u64;
+        if batch.member == self.config.id || end > batch.size {
+            return Err(PublishError::Storage(format!(
+                "ingest of {}: entries up to {end} are not covered by the checkpoint of size {}",
+                batch.member, batch.size
+            )));
+        }
+        let checkpoint = CheckpointRef { size: batch.size, root: encode_base64(&batch.root) };
+        let mut out = Vec::with_capacity(batch.entries.len());
+        for (i, signed) in batch.entries.iter().enumerate() {
+            let receipt = Receipt {
+                ipsp: 1,
+                record_type: RecordType::Receipt,
+                origin: self.config.id.clone(),
+                log_index: index + i as u64,
+                member: batch.member.clone(),
+                member_index: batch.start + i as u64,
+                record: signed.digest(),
+                checkpoint: checkpoint.clone(),
+                time,
+            };
+            let signed = envelope::sign(&receipt, &self.signer)
+                .map_err(|e| PublishError::Storage(format!("receipt: {e}")))?;
+            out.push(Accepted { record: Record::Receipt(receipt), signed, ack: None });
+        }
+        Ok(out)
+    }
+
+    fn persist(
+        &self,
+        start: u64,
+        accepted: &[Accepted],
+        ingested: Vec<Ingest>,
+    ) -> Result<(), String> {
         let mut tree = self.store.frontier().map_err(|e| e.to_string())?;
         for a in accepted {
             tree.append(a.signed.leaf_hash());
@@ -372,14 +482,20 @@ impl Node {
         if accepted.is_empty() {
             return self.store.set_checkpoint(&note).map_err(|e| e.to_string());
         }
-        let journal =
-            Journal { start, entries: accepted.iter().map(|a| a.signed.clone()).collect() };
+        // Member records are parsed (and so checked) before anything is signed to disk.
+        let parsed = parse_ingested(&ingested).map_err(|e| format!("member record: {e}"))?;
+        let journal = Journal {
+            start,
+            entries: accepted.iter().map(|a| a.signed.clone()).collect(),
+            ingested,
+        };
         let bytes = serde_json::to_vec(&journal).map_err(|e| e.to_string())?;
         files::replace_private(&self.dir.journal(), &bytes)
             .map_err(|e| format!("signing journal: {e}"))?;
         let appends: Vec<Append<'_>> =
             accepted.iter().map(|a| Append { record: &a.record, signed: &a.signed }).collect();
-        self.store.append(&appends, &note).map_err(|e| e.to_string())?;
+        let members = member_batches(&journal.ingested, &parsed);
+        self.store.ingest(&appends, &members, &note).map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -514,4 +630,36 @@ impl Node {
         heads.insert(id.clone(), (version, digest, true, published));
         Ok((Record::Withdrawal(w), signed, Published { id, version, log_index: index }))
     }
+}
+
+/// The parsed records of each ingest batch (the store keeps the member item index from them).
+fn parse_ingested(
+    ingested: &[Ingest],
+) -> Result<Vec<Vec<(Record, SignedRecord)>>, portal_proto::error::Rejection> {
+    ingested
+        .iter()
+        .map(|b| {
+            b.entries
+                .iter()
+                .map(|s| Ok((envelope::parse_record(s.bytes())?, s.clone())))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect()
+}
+
+fn member_batches<'a>(
+    ingested: &'a [Ingest],
+    parsed: &'a [Vec<(Record, SignedRecord)>],
+) -> Vec<MemberBatch<'a>> {
+    ingested
+        .iter()
+        .zip(parsed)
+        .map(|(b, records)| MemberBatch {
+            member: &b.member,
+            start: b.start,
+            records,
+            checkpoint: &b.checkpoint,
+            cosigned: &b.cosigned,
+        })
+        .collect()
 }

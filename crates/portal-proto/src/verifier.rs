@@ -167,6 +167,54 @@ impl LogVerifier {
         Ok(envelope::verified(record, signed.clone()))
     }
 
+    /// Reload an entry this verifier's owner accepted earlier (e.g. from its own store after a
+    /// restart): every check of [`LogVerifier::push`] but the signature, which was verified
+    /// when the entry was first accepted. Never use it for bytes from the network.
+    pub fn restore(&mut self, signed: &SignedRecord) -> Result<(), Rejection> {
+        let record = envelope::parse_record(signed.bytes())?;
+        let index = record.log_index().ok_or_else(|| {
+            Rejection::Malformed(format!("a {} is not a log entry", record.record_type()))
+        })?;
+        if record.origin() != &self.origin {
+            return Err(Rejection::wrong_origin(&self.origin, record.origin()));
+        }
+        if index != self.next_index() {
+            return Err(Rejection::IndexGap { expected: self.next_index(), got: index });
+        }
+        self.check_chain(&record, signed)?;
+        let leaf = signed.leaf_hash();
+        self.tree.append(leaf);
+        self.leaves.push(leaf);
+        self.apply(&record, signed, index);
+        Ok(())
+    }
+
+    /// Reload a checkpoint accepted earlier (see [`LogVerifier::restore`]): its signature and,
+    /// when the restored entries reach its size, its root are checked again; its age is not.
+    pub fn restore_checkpoint(&mut self, note: &str) -> Result<(), Rejection> {
+        let cp = self.open_note(note)?;
+        let time = cp.time().and_then(Timestamp::from_unix).ok_or_else(|| {
+            Rejection::Malformed("checkpoint has no `time` extension line".into())
+        })?;
+        let covered = cp.size <= self.next_index();
+        if covered && merkle::root_from_leaf_hashes(&self.leaves[..cp.size as usize]) != cp.root {
+            return Err(Rejection::InconsistentCheckpoint(format!(
+                "root for size {} differs from the restored records",
+                cp.size
+            )));
+        }
+        self.latest =
+            Some(VerifiedCheckpoint { checkpoint: cp, note: note.to_owned(), time, covered });
+        Ok(())
+    }
+
+    /// The tree size a consistency proof for a checkpoint ahead of the verified records must
+    /// start from: the latest accepted checkpoint's size if its root was checked against the
+    /// records, else the number of records verified.
+    pub fn proof_base(&self) -> u64 {
+        self.latest.as_ref().filter(|p| p.covered).map_or(self.next_index(), |p| p.checkpoint.size)
+    }
+
     fn check_chain(&self, record: &Record, signed: &SignedRecord) -> Result<(), Rejection> {
         let broken =
             |id: &ItemId, detail: String| Rejection::VersionChain { id: id.to_string(), detail };

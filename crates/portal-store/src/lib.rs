@@ -20,7 +20,11 @@
 //! delivery queue (due time in Unix milliseconds, big-endian, then a sequence number,
 //! big-endian; dead letters are kept at due time `u64::MAX`). See [`Subscription`] and
 //! [`Delivery`].
+//!
+//! An aggregator also keeps, under `G`, its members' records and state (see [`federation`]).
 #![deny(missing_docs)]
+
+pub mod federation;
 
 use std::fmt;
 use std::path::Path;
@@ -283,6 +287,16 @@ impl Store {
     /// The item index is maintained here from the records; their validity (signature, version
     /// chain) is the caller's responsibility.
     pub fn append(&self, entries: &[Append<'_>], checkpoint: &str) -> Result<u64> {
+        self.append_with(entries, checkpoint, |_| Ok(()))
+    }
+
+    /// [`Store::append`], with further writes from `extra` in the same atomic batch.
+    fn append_with(
+        &self,
+        entries: &[Append<'_>],
+        checkpoint: &str,
+        extra: impl FnOnce(&mut sled::Batch) -> Result<()>,
+    ) -> Result<u64> {
         let _writer = self.writer.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))?;
         let start = self.size();
         let mut tree =
@@ -318,6 +332,7 @@ impl Store {
             let json = serde_json::to_vec(idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             batch.insert(item_key(id), json);
         }
+        extra(&mut batch)?;
         let end = start + entries.len() as u64;
         batch.insert(META_SIZE, &end.to_be_bytes());
         batch.insert(META_CHECKPOINT, checkpoint.as_bytes());

@@ -77,6 +77,58 @@ enum Command {
         #[arg(long)]
         redirect: Option<String>,
     },
+    /// The roster of a node that aggregates others (the central node, a province).
+    Member {
+        #[command(subcommand)]
+        action: MemberCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MemberCommand {
+    /// Fetch a node's descriptor, show its id, name and key, pin it and sign a new roster.
+    Add {
+        /// This (aggregating) node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The member's base URL (its descriptor is at URL/.well-known/portal-node).
+        url: String,
+        /// The member's public key (base64), checked out of band; refused if the descriptor
+        /// is signed by another key. Without it, the key found is pinned: check its
+        /// fingerprint with the member.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+    /// List the members with their keys and how much of their logs is stored.
+    List {
+        /// This node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Remove a member (records already ingested stay in the national log).
+    Remove {
+        /// This node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The member's node id.
+        id: String,
+    },
+    /// Stop syncing a member, keeping its records and its place in the roster.
+    Suspend {
+        /// This node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The member's node id.
+        id: String,
+    },
+    /// Resume syncing a suspended member.
+    Activate {
+        /// This node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The member's node id.
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -178,7 +230,114 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Member { action } => member(action),
     }
+}
+
+/// `portal member …`: in-process when the node is stopped, through the running server's
+/// operator API (with the local token) when it holds the store.
+fn member(action: MemberCommand) -> Result<()> {
+    use portal_node::aggregate::{Aggregator, MemberView};
+    use portal_proto::record::MemberStatus;
+    let data = match &action {
+        MemberCommand::Add { data, .. }
+        | MemberCommand::List { data }
+        | MemberCommand::Remove { data, .. }
+        | MemberCommand::Suspend { data, .. }
+        | MemberCommand::Activate { data, .. } => data.clone(),
+    };
+    let dir = DataDir::new(&data);
+    portal_node::node::load_config(&dir)?;
+    let show = |v: &MemberView| {
+        let name = v.name.get("vi").or_else(|| v.name.values().next()).cloned().unwrap_or_default();
+        println!("{}  {}  {}  [{}]  {} entries stored", v.id, name, v.url, v.status, v.size);
+        for (kid, pk) in &v.keys {
+            println!("    key {kid}  {pk}");
+        }
+    };
+    match Node::open(dir.clone()) {
+        Ok(node) => runtime()?.block_on(async {
+            let agg = Aggregator::new(node).map_err(|e| anyhow!(e))?;
+            match action {
+                MemberCommand::Add { url, pin, .. } => {
+                    let v = agg.add(&url, pin.as_deref()).await?;
+                    println!("added and pinned:");
+                    show(&v);
+                    println!("the running node follows it from its next start");
+                }
+                MemberCommand::List { .. } => agg.list().iter().for_each(show),
+                MemberCommand::Remove { id, .. } => {
+                    agg.remove(&id)?;
+                    println!("removed {id}");
+                }
+                MemberCommand::Suspend { id, .. } => {
+                    show(&agg.set_status(&id, MemberStatus::Suspended)?)
+                }
+                MemberCommand::Activate { id, .. } => {
+                    show(&agg.set_status(&id, MemberStatus::Active)?)
+                }
+            }
+            Ok(())
+        }),
+        Err(portal_node::node::OpenError::Store(portal_store::StoreError::Locked(_))) => {
+            let (base, token) = running_node(&dir)?;
+            runtime()?.block_on(async {
+                let client = reqwest::Client::builder().no_proxy().build()?;
+                let admin = format!("{base}/api/v1/admin/members");
+                let request = match &action {
+                    MemberCommand::Add { url, pin, .. } => {
+                        client.post(&admin).json(&serde_json::json!({"url": url, "pin": pin}))
+                    }
+                    MemberCommand::List { .. } => client.get(&admin),
+                    MemberCommand::Remove { id, .. } => client.delete(format!("{admin}/{id}")),
+                    MemberCommand::Suspend { id, .. } => {
+                        client.post(format!("{admin}/{id}/suspend"))
+                    }
+                    MemberCommand::Activate { id, .. } => {
+                        client.post(format!("{admin}/{id}/activate"))
+                    }
+                };
+                let resp =
+                    request.bearer_auth(token).send().await.with_context(|| {
+                        format!("the node is running; sending to it at {admin}")
+                    })?;
+                let status = resp.status();
+                let text = resp.text().await?;
+                if !status.is_success() {
+                    bail!("the node refused ({status}): {text}");
+                }
+                match action {
+                    MemberCommand::List { .. } => {
+                        let list: serde_json::Value = serde_json::from_str(&text)?;
+                        for v in list["members"].as_array().into_iter().flatten() {
+                            show(&serde_json::from_value(v.clone())?);
+                        }
+                    }
+                    MemberCommand::Remove { id, .. } => println!("removed {id}"),
+                    MemberCommand::Add { .. } => {
+                        println!("added and pinned (the node follows it now):");
+                        show(&serde_json::from_str(&text)?);
+                    }
+                    _ => show(&serde_json::from_str(&text)?),
+                }
+                Ok(())
+            })
+        }
+        Err(e) => Err(e).with_context(|| format!("opening the node in {}", data.display())),
+    }
+}
+
+/// The running server's base URL and the local token, for commands that reach it over HTTP.
+fn running_node(dir: &DataDir) -> Result<(String, String)> {
+    let config = portal_node::node::load_config(dir)?;
+    let token = portal_node::local_token(dir).ok_or_else(|| {
+        anyhow!("the node is running but {} is missing", dir.local_token().display())
+    })?;
+    let addr = match std::fs::read_to_string(dir.serve_addr()) {
+        Ok(a) => a.trim().to_owned(),
+        Err(_) => config.listen_addr().map_err(|e| anyhow!(e))?,
+    };
+    Ok((format!("http://{addr}"), token))
 }
 
 enum Submission {
@@ -198,15 +357,7 @@ fn submit(data: &PathBuf, submission: Submission) -> Result<Published> {
             })
         }),
         Err(portal_node::node::OpenError::Store(portal_store::StoreError::Locked(_))) => {
-            let config = portal_node::node::load_config(&dir)?;
-            let token = portal_node::local_token(&dir).ok_or_else(|| {
-                anyhow!("the node is running but {} is missing", dir.local_token().display())
-            })?;
-            let addr = match std::fs::read_to_string(dir.serve_addr()) {
-                Ok(a) => a.trim().to_owned(),
-                Err(_) => config.listen_addr().map_err(|e| anyhow!(e))?,
-            };
-            let base = format!("http://{addr}");
+            let (base, token) = running_node(&dir)?;
             runtime()?.block_on(async {
                 let client = reqwest::Client::builder().no_proxy().build()?;
                 let (url, body) = match submission {

@@ -1,0 +1,1029 @@
+//! Following members: the aggregator half of a node (SPEC.md §4.5, §4.6, §7, §11.2, §13).
+//!
+//! A node with members (added by `portal member add`) keeps a signed roster and, per active
+//! member, one task that pulls the member's log after its durable cursor, verifies every entry
+//! with a [`LogVerifier`] (signature against the roster's keys, origin, index continuity,
+//! version chain) and the member's checkpoint (signature, freshness, consistency with every
+//! checkpoint accepted before), cosigns that checkpoint (the witness), and hands the entries to
+//! the sequencer ([`Node::ingest`]), which signs a receipt for each in this node's own log and
+//! stores receipts, member records and the new cursor in one atomic batch.
+//!
+//! Push is a hint: a WebSub delivery from a member only wakes its task, which pulls. Polling
+//! (jittered) guarantees progress without push; errors back off exponentially. At most
+//! `max_concurrent_syncs` members sync at once, and each request is bounded in time and size
+//! (portal-client), so a slow or dead member never delays the others.
+//!
+//! Every rejection and failure becomes an [`Incident`] (stored, counted in `/metrics`, logged)
+//! with its evidence; a member that keeps failing the same way is recorded once per episode.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use portal_client::client::endpoint;
+use portal_client::fetch::{AllowedOrigins, FetchPolicy, Fetcher};
+use portal_client::{Client, ClientError};
+use portal_proto::checkpoint::{self, Checkpoint, SignedNote};
+use portal_proto::crypto::PublicKey;
+use portal_proto::envelope::{self, SignedRecord, TrustStore, Verified};
+use portal_proto::error::Rejection;
+use portal_proto::ids::NodeId;
+use portal_proto::merkle::Hash;
+use portal_proto::record::{Descriptor, KeyGrant, Member, MemberStatus, RecordType, Roster};
+use portal_proto::verifier::{LogVerifier, checkpoint_origin};
+use portal_store::federation::Incident;
+use reqwest::Url;
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::node::{Ingest, Node, now};
+
+/// Why a roster change was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemberError {
+    /// Bad argument (URL, key, id).
+    #[error("{0}")]
+    Invalid(String),
+    /// The candidate's descriptor could not be fetched or did not verify.
+    #[error("{0}")]
+    Fetch(String),
+    /// The pinned key is not the one the member's descriptor is signed with.
+    #[error("pin mismatch: {0}")]
+    PinMismatch(String),
+    /// No such member.
+    #[error("no member {0}")]
+    NotFound(String),
+    /// Signing or storing the roster failed.
+    #[error("{0}")]
+    Storage(String),
+}
+
+/// What `portal member add` and `list` show of a member.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct MemberView {
+    /// The member's id.
+    pub id: NodeId,
+    /// Its base URL.
+    pub url: String,
+    /// Its display names.
+    pub name: BTreeMap<String, String>,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// Key ids and public keys (base64) pinned for it.
+    pub keys: Vec<(String, String)>,
+    /// Entries stored so far.
+    pub size: u64,
+}
+
+/// A member's sync health, for operators and the health board.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Health {
+    /// Unix seconds of the last round that reached the member's log end.
+    pub last_ok: Option<u64>,
+    /// Unix seconds of the last attempt.
+    pub last_attempt: Option<u64>,
+    /// Consecutive failed rounds.
+    pub failures: u32,
+    /// The last error, if the last round failed.
+    pub last_error: Option<String>,
+    /// Unix seconds since when the member has been failing.
+    #[serde(skip)]
+    failing_since: Option<u64>,
+    /// The member's log size when it last answered.
+    pub member_size: u64,
+    /// Its heartbeat (from its descriptor), seconds.
+    pub heartbeat: Option<u64>,
+    /// WebSub subscription: Unix seconds when the lease ends.
+    pub push_lease_until: Option<u64>,
+    /// The last incident code recorded in this episode (to record a repeating one once).
+    #[serde(skip)]
+    last_incident: Option<String>,
+}
+
+struct Follower {
+    notify: Arc<Notify>,
+    health: Arc<Mutex<Health>>,
+    /// The WebSub secret of the current subscription (in memory only: a restart subscribes
+    /// again with a new one).
+    secret: Arc<Mutex<Option<String>>>,
+    stop: watch::Sender<bool>,
+}
+
+/// A member's descriptor facts a sync round needs.
+#[derive(Clone, Debug)]
+struct Endpoints {
+    log: Url,
+    consistency: Url,
+    hub: Option<Url>,
+    heartbeat: u64,
+}
+
+/// The aggregator. Cheap to share behind an `Arc`.
+pub struct Aggregator {
+    node: Arc<Node>,
+    client: Client,
+    origins: AllowedOrigins,
+    roster: RwLock<Option<Verified<Roster>>>,
+    followers: Mutex<BTreeMap<NodeId, Follower>>,
+    permits: Arc<Semaphore>,
+    incidents_by_code: Mutex<BTreeMap<String, u64>>,
+    /// Wakes whoever waits for ingests (the national feeds' cache, tests' pollers).
+    ingested: watch::Sender<u64>,
+    /// Whether [`Aggregator::start`] ran: only a serving node follows members (the CLI edits
+    /// the roster of a stopped node without syncing).
+    started: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Aggregator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregator").field("node", &self.node.config.id).finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> u64 {
+    now().unix()
+}
+
+/// `base` scaled by a uniform factor in [0.8, 1.2].
+fn jitter(base: Duration) -> Duration {
+    base.mul_f64(0.8 + 0.4 * rand::random::<f64>())
+}
+
+fn parse_url(s: &str) -> Result<Url, MemberError> {
+    let url = Url::parse(s).map_err(|e| MemberError::Invalid(format!("{s}: not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(MemberError::Invalid(format!("{s}: not an http(s) URL")));
+    }
+    Ok(url)
+}
+
+/// A key given to `--pin`: a base64 Ed25519 public key.
+fn parse_pin(pin: &str) -> Result<PublicKey, MemberError> {
+    PublicKey::from_base64(pin.trim()).map_err(|e| {
+        MemberError::Invalid(format!("--pin {pin}: not a base64 Ed25519 public key: {e}"))
+    })
+}
+
+impl Aggregator {
+    /// The aggregator of `node`: loads its roster (if any) and prepares the member client.
+    /// Call [`Aggregator::start`] to follow the members.
+    pub fn new(node: Arc<Node>) -> Result<Arc<Aggregator>, MemberError> {
+        let cfg = &node.config.aggregator;
+        let policy = FetchPolicy {
+            connect_timeout: Duration::from_secs(cfg.connect_timeout_seconds.max(1)),
+            read_timeout: Duration::from_secs(cfg.read_timeout_seconds.max(1)),
+            total_timeout: Duration::from_secs(cfg.request_timeout_seconds.max(1)),
+            allow_private: cfg.allow_private_members,
+            ..FetchPolicy::default()
+        };
+        if cfg.allow_private_members {
+            tracing::warn!(
+                "aggregator: member URLs may reach loopback and private addresses \
+                 ([aggregator] allow_private_members = true); for tests and demos only"
+            );
+        }
+        let origins = AllowedOrigins::new();
+        let fetcher = Fetcher::new(policy)
+            .map_err(|e| MemberError::Storage(format!("HTTP client: {e}")))?
+            .with_allowed_origins(origins.clone());
+        let roster = match node.store.roster().map_err(|e| MemberError::Storage(e.to_string()))? {
+            Some(signed) => Some(
+                envelope::open_as::<Roster>(&signed, &own_trust(&node))
+                    .map_err(|e| MemberError::Storage(format!("stored roster: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(r) = &roster {
+            for m in &r.record().members {
+                if let Ok(url) = Url::parse(&m.url) {
+                    origins.insert(&url);
+                }
+            }
+        }
+        let permits = Arc::new(Semaphore::new(cfg.max_concurrent_syncs.max(1)));
+        Ok(Arc::new(Aggregator {
+            client: Client::new(fetcher),
+            origins,
+            roster: RwLock::new(roster),
+            followers: Mutex::new(BTreeMap::new()),
+            permits,
+            incidents_by_code: Mutex::new(BTreeMap::new()),
+            ingested: watch::Sender::new(0),
+            started: std::sync::atomic::AtomicBool::new(false),
+            node,
+        }))
+    }
+
+    /// Whether this node has (or had) members.
+    pub fn has_roster(&self) -> bool {
+        self.roster.read().is_ok_and(|r| r.is_some())
+    }
+
+    /// The signed roster envelope.
+    pub fn roster_envelope(&self) -> Option<SignedRecord> {
+        self.roster.read().ok()?.as_ref().map(|r| r.signed().clone())
+    }
+
+    fn members(&self) -> Vec<Member> {
+        self.roster
+            .read()
+            .ok()
+            .and_then(|r| r.as_ref().map(|r| r.record().members.clone()))
+            .unwrap_or_default()
+    }
+
+    fn member(&self, id: &NodeId) -> Option<Member> {
+        self.members().into_iter().find(|m| &m.id == id)
+    }
+
+    /// Ingest notifications: the value is the node's log size after each ingest.
+    pub fn ingested(&self) -> watch::Receiver<u64> {
+        self.ingested.subscribe()
+    }
+
+    /// Follow every active member (idempotent: members already followed are left alone).
+    pub fn start(self: &Arc<Self>) {
+        self.started.store(true, std::sync::atomic::Ordering::SeqCst);
+        for m in self.members() {
+            if m.status == MemberStatus::Active {
+                self.follow(m.id.clone());
+            }
+        }
+    }
+
+    /// Stop following every member.
+    pub fn stop(&self) {
+        if let Ok(mut f) = self.followers.lock() {
+            for (_, follower) in std::mem::take(&mut *f) {
+                let _ = follower.stop.send(true);
+            }
+        }
+    }
+
+    fn follow(self: &Arc<Self>, id: NodeId) {
+        if !self.started.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let Ok(mut followers) = self.followers.lock() else { return };
+        if followers.contains_key(&id) {
+            return;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let follower = Follower {
+            notify: Arc::new(Notify::new()),
+            health: Arc::new(Mutex::new(Health::default())),
+            secret: Arc::new(Mutex::new(None)),
+            stop,
+        };
+        let task = FollowTask {
+            agg: Arc::clone(self),
+            id: id.clone(),
+            notify: Arc::clone(&follower.notify),
+            health: Arc::clone(&follower.health),
+            secret: Arc::clone(&follower.secret),
+            verifier: None,
+            endpoints: None,
+            endpoints_at: 0,
+        };
+        followers.insert(id, follower);
+        tokio::spawn(task.run(stopped));
+    }
+
+    fn unfollow(&self, id: &NodeId) {
+        if let Some(f) = self.followers.lock().ok().and_then(|mut f| f.remove(id)) {
+            let _ = f.stop.send(true);
+        }
+    }
+
+    /// Wake a member's task (a push arrived, or an operator asked).
+    pub fn wake(&self, id: &NodeId) -> bool {
+        match self.followers.lock().ok().and_then(|f| f.get(id).map(|f| Arc::clone(&f.notify))) {
+            Some(n) => {
+                n.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The WebSub secret of a member's current subscription (to check deliveries' HMAC).
+    pub fn push_secret(&self, id: &NodeId) -> Option<String> {
+        let f = self.followers.lock().ok()?;
+        f.get(id)?.secret.lock().ok()?.clone()
+    }
+
+    /// Per member: its roster entry, stored size and health.
+    pub fn health(&self) -> Vec<(MemberView, Option<Health>, Option<String>)> {
+        let followers = self.followers.lock().ok();
+        self.members()
+            .into_iter()
+            .map(|m| {
+                let health = followers
+                    .as_ref()
+                    .and_then(|f| f.get(&m.id))
+                    .and_then(|f| f.health.lock().ok().map(|h| h.clone()));
+                let cursor = self.node.store.member_cursor(&m.id).unwrap_or_default();
+                (self.view(&m), health, cursor.cosigned)
+            })
+            .collect()
+    }
+
+    fn view(&self, m: &Member) -> MemberView {
+        MemberView {
+            id: m.id.clone(),
+            url: m.url.clone(),
+            name: m.name.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            status: match m.status {
+                MemberStatus::Active => "active".into(),
+                MemberStatus::Suspended => "suspended".into(),
+            },
+            keys: m.keys.iter().map(|g| (g.kid.to_string(), g.public_key.to_base64())).collect(),
+            size: self.node.store.member_cursor(&m.id).map_or(0, |c| c.size),
+        }
+    }
+
+    /// The roster's members as shown by `portal member list`.
+    pub fn list(&self) -> Vec<MemberView> {
+        self.members().iter().map(|m| self.view(m)).collect()
+    }
+
+    /// Add (or re-add) a member: fetch and verify its descriptor at `url`, check `pin` if
+    /// given (else pin the key it is signed with), and sign a new roster.
+    pub async fn add(
+        self: &Arc<Self>,
+        url: &str,
+        pin: Option<&str>,
+    ) -> Result<MemberView, MemberError> {
+        let url = parse_url(url.trim_end_matches('/'))?;
+        let pin = pin.map(parse_pin).transpose()?;
+        // The candidate's origin is allowed for this one request; kept only if it joins.
+        let newly_allowed = self.origins.insert(&url);
+        let fetched = self.client.descriptor(&url).await;
+        let descriptor = match fetched {
+            Ok(d) => d,
+            Err(e) => {
+                if newly_allowed {
+                    self.origins.remove(&url);
+                }
+                return Err(MemberError::Fetch(format!("{url}: {e}")));
+            }
+        };
+        let d = descriptor.record();
+        let signed_by = descriptor.signed().kid().clone();
+        if let Some(pin) = &pin
+            && pin.key_id() != signed_by
+        {
+            if newly_allowed {
+                self.origins.remove(&url);
+            }
+            return Err(MemberError::PinMismatch(format!(
+                "the descriptor at {url} is signed by key {signed_by}, not the pinned {}; \
+                 check the key with the member out of band",
+                pin.key_id()
+            )));
+        }
+        if d.origin == self.node.config.id {
+            return Err(MemberError::Invalid("a node cannot be its own member".into()));
+        }
+        let member = Member {
+            id: d.origin.clone(),
+            url: d.url.clone(),
+            name: d.name.clone(),
+            status: MemberStatus::Active,
+            keys: d.keys.clone(),
+        };
+        self.change_roster(|members| {
+            members.retain(|m| m.id != member.id);
+            members.push(member.clone());
+            Ok(())
+        })?;
+        tracing::info!(member = %member.id, url = %member.url, key = %signed_by, "member added");
+        self.follow(member.id.clone());
+        Ok(self.view(&member))
+    }
+
+    /// Suspend (stop syncing; keep its records) or reactivate a member.
+    pub fn set_status(
+        self: &Arc<Self>,
+        id: &str,
+        status: MemberStatus,
+    ) -> Result<MemberView, MemberError> {
+        let id = NodeId::new(id).map_err(|e| MemberError::Invalid(format!("{id}: {e}")))?;
+        let mut changed = None;
+        self.change_roster(|members| {
+            let m = members
+                .iter_mut()
+                .find(|m| m.id == id)
+                .ok_or_else(|| MemberError::NotFound(id.to_string()))?;
+            m.status = status;
+            changed = Some(m.clone());
+            Ok(())
+        })?;
+        match status {
+            MemberStatus::Active => self.follow(id.clone()),
+            MemberStatus::Suspended => self.unfollow(&id),
+        }
+        let m = changed.ok_or_else(|| MemberError::NotFound(id.to_string()))?;
+        Ok(self.view(&m))
+    }
+
+    /// Remove a member from the roster. Its records already ingested stay in the national log
+    /// (which is append-only) and keep verifying against the keys they were signed with.
+    pub fn remove(&self, id: &str) -> Result<(), MemberError> {
+        let id = NodeId::new(id).map_err(|e| MemberError::Invalid(format!("{id}: {e}")))?;
+        let mut url = None;
+        self.change_roster(|members| {
+            let pos = members
+                .iter()
+                .position(|m| m.id == id)
+                .ok_or_else(|| MemberError::NotFound(id.to_string()))?;
+            url = Some(members.remove(pos).url);
+            Ok(())
+        })?;
+        self.unfollow(&id);
+        if let Some(u) = url.and_then(|u| Url::parse(&u).ok()) {
+            self.origins.remove(&u);
+        }
+        Ok(())
+    }
+
+    /// Apply `change` to the member list and sign and store the next roster.
+    fn change_roster(
+        &self,
+        change: impl FnOnce(&mut Vec<Member>) -> Result<(), MemberError>,
+    ) -> Result<(), MemberError> {
+        let mut guard =
+            self.roster.write().map_err(|_| MemberError::Storage("poisoned roster lock".into()))?;
+        let (mut members, serial) = match guard.as_ref() {
+            Some(r) => (r.record().members.clone(), r.record().serial + 1),
+            None => (Vec::new(), 1),
+        };
+        change(&mut members)?;
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        let roster = Roster {
+            ipsp: 1,
+            record_type: RecordType::Roster,
+            origin: self.node.config.id.clone(),
+            serial,
+            members,
+            time: now(),
+        };
+        let signed = envelope::sign(&roster, self.node.signer())
+            .map_err(|e| MemberError::Invalid(format!("roster: {e}")))?;
+        let verified = envelope::open_as::<Roster>(&signed, &own_trust(&self.node))
+            .map_err(|e| MemberError::Storage(format!("roster does not verify: {e}")))?;
+        self.node.store.put_roster(&signed).map_err(|e| MemberError::Storage(e.to_string()))?;
+        for m in &verified.record().members {
+            if let Ok(u) = Url::parse(&m.url) {
+                self.origins.insert(&u);
+            }
+        }
+        *guard = Some(verified);
+        Ok(())
+    }
+
+    /// Record an incident: stored, counted, logged. Returns its sequence number.
+    fn incident(&self, member: &NodeId, code: &str, message: String, evidence: serde_json::Value) {
+        tracing::warn!(member = %member, code, "incident: {message}");
+        if let Ok(mut c) = self.incidents_by_code.lock() {
+            *c.entry(code.to_owned()).or_default() += 1;
+        }
+        let incident = Incident {
+            seq: 0,
+            member: member.to_string(),
+            code: code.to_owned(),
+            message,
+            time: unix_now(),
+            evidence,
+        };
+        if let Err(e) = self.node.store.add_incident(incident) {
+            tracing::error!("storing an incident failed: {e}");
+        }
+    }
+
+    /// Prometheus text for the aggregator: incidents by code, and per member its stored size,
+    /// lag and failures.
+    pub fn render_metrics(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP portal_incidents_total Incidents recorded since start, by code.\n# TYPE portal_incidents_total counter"
+        );
+        if let Ok(c) = self.incidents_by_code.lock() {
+            for (code, n) in c.iter() {
+                let _ = writeln!(out, "portal_incidents_total{{code=\"{code}\"}} {n}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP portal_member_records Member log entries verified and stored.\n# TYPE portal_member_records gauge\n\
+             # HELP portal_member_lag_records Member log entries known but not yet stored.\n# TYPE portal_member_lag_records gauge\n\
+             # HELP portal_member_failures Consecutive failed sync rounds.\n# TYPE portal_member_failures gauge"
+        );
+        for (view, health, _) in self.health() {
+            let h = health.unwrap_or_default();
+            let id = &view.id;
+            let _ = writeln!(out, "portal_member_records{{member=\"{id}\"}} {}", view.size);
+            let _ = writeln!(
+                out,
+                "portal_member_lag_records{{member=\"{id}\"}} {}",
+                h.member_size.saturating_sub(view.size)
+            );
+            let _ = writeln!(out, "portal_member_failures{{member=\"{id}\"}} {}", h.failures);
+        }
+        out
+    }
+}
+
+/// This node's own keys, to verify its roster.
+fn own_trust(node: &Node) -> TrustStore {
+    let mut t = TrustStore::new();
+    t.add(node.config.id.clone(), KeyGrant::pinned(node.signer().public_key()));
+    t
+}
+
+/// Why a sync round stopped.
+enum RoundError {
+    /// The member could not be reached or answered badly (transport, status, timeout).
+    Unreachable(String),
+    /// Verification refused something: an incident was recorded.
+    Rejected(String),
+    /// Local failure (storage).
+    Local(String),
+}
+
+impl RoundError {
+    fn message(&self) -> &str {
+        match self {
+            RoundError::Unreachable(m) | RoundError::Rejected(m) | RoundError::Local(m) => m,
+        }
+    }
+}
+
+/// One member's follower: runs sync rounds until stopped.
+struct FollowTask {
+    agg: Arc<Aggregator>,
+    id: NodeId,
+    notify: Arc<Notify>,
+    health: Arc<Mutex<Health>>,
+    secret: Arc<Mutex<Option<String>>>,
+    /// The verifier, in step with the store (None: rebuild from the store).
+    verifier: Option<LogVerifier>,
+    endpoints: Option<Endpoints>,
+    endpoints_at: u64,
+}
+
+/// Descriptors are fetched again this often (endpoints and keys may change).
+const DESCRIPTOR_TTL: u64 = 600;
+
+impl FollowTask {
+    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+        let cfg = self.agg.node.config.aggregator.clone();
+        let poll = Duration::from_secs(cfg.poll_seconds.max(1));
+        let max_backoff = Duration::from_secs(cfg.max_backoff_seconds.max(cfg.poll_seconds));
+        loop {
+            if *stopped.borrow() {
+                return;
+            }
+            let outcome = {
+                let Ok(_permit) = Arc::clone(&self.agg.permits).acquire_owned().await else {
+                    return;
+                };
+                self.round().await
+            };
+            let wait = match outcome {
+                Ok(true) => Duration::ZERO, // more to fetch
+                Ok(false) => jitter(poll),
+                Err(e) => {
+                    let failures = self.health.lock().map_or(1, |h| h.failures).max(1);
+                    let base = (poll / 8).max(Duration::from_millis(500));
+                    jitter(base.saturating_mul(1 << failures.min(16)).min(max_backoff))
+                        .min(max_backoff)
+                        .max(Duration::from_millis(if matches!(e, RoundError::Local(_)) {
+                            1000
+                        } else {
+                            100
+                        }))
+                }
+            };
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = self.notify.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopped.changed() => return,
+            }
+        }
+    }
+
+    /// One round: returns `Ok(true)` if the member's log goes on past what was fetched.
+    async fn round(&mut self) -> Result<bool, RoundError> {
+        let started = unix_now();
+        if let Ok(mut h) = self.health.lock() {
+            h.last_attempt = Some(started);
+        }
+        let result = self.sync().await;
+        let Ok(mut h) = self.health.lock() else { return result };
+        match &result {
+            Ok(more) => {
+                h.failures = 0;
+                h.last_error = None;
+                h.failing_since = None;
+                h.last_incident = None;
+                if !more {
+                    h.last_ok = Some(unix_now());
+                }
+            }
+            Err(e) => {
+                h.failures = h.failures.saturating_add(1);
+                h.last_error = Some(e.message().to_owned());
+                let since = *h.failing_since.get_or_insert(started);
+                let threshold = self.agg.node.config.aggregator.unreachable_after_seconds;
+                if matches!(e, RoundError::Unreachable(_))
+                    && unix_now().saturating_sub(since) >= threshold
+                    && h.last_incident.as_deref() != Some("unreachable")
+                {
+                    h.last_incident = Some("unreachable".into());
+                    drop(h);
+                    let member = self.agg.member(&self.id);
+                    self.agg.incident(
+                        &self.id,
+                        "unreachable",
+                        format!("unreachable for {threshold} s or more: {}", e.message()),
+                        json!({"url": member.map(|m| m.url), "since": since, "error": e.message()}),
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    /// Record an incident unless the same code was the last one recorded in this episode.
+    fn reject(&self, code: &str, message: String, evidence: serde_json::Value) -> RoundError {
+        let repeat = self
+            .health
+            .lock()
+            .map(|mut h| {
+                let repeat = h.last_incident.as_deref() == Some(code);
+                h.last_incident = Some(code.to_owned());
+                repeat
+            })
+            .unwrap_or(false);
+        if !repeat {
+            self.agg.incident(&self.id, code, message.clone(), evidence);
+        }
+        RoundError::Rejected(format!("{code}: {message}"))
+    }
+
+    fn client_error(&self, e: ClientError) -> RoundError {
+        match e {
+            ClientError::Fetch(f) => {
+                let code = f.code();
+                if code == "too-large" || code == "refused" {
+                    let url = f.url().to_owned();
+                    self.reject(code, f.to_string(), json!({"url": url}))
+                } else {
+                    RoundError::Unreachable(f.to_string())
+                }
+            }
+            other => {
+                let code = other.code();
+                let url = other.url().to_owned();
+                self.reject(code, other.to_string(), json!({"url": url}))
+            }
+        }
+    }
+
+    async fn endpoints(&mut self) -> Result<Endpoints, RoundError> {
+        if let Some(e) = &self.endpoints
+            && unix_now().saturating_sub(self.endpoints_at) < DESCRIPTOR_TTL
+        {
+            return Ok(e.clone());
+        }
+        let member = self
+            .agg
+            .member(&self.id)
+            .ok_or_else(|| RoundError::Local(format!("{} left the roster", self.id)))?;
+        let base = Url::parse(&member.url)
+            .map_err(|e| RoundError::Local(format!("roster URL {}: {e}", member.url)))?;
+        let mut trust = TrustStore::new();
+        trust.set(member.id.clone(), member.keys.clone());
+        let d: Verified<Descriptor> = self
+            .agg
+            .client
+            .descriptor_pinned(&base, &trust)
+            .await
+            .map_err(|e| self.client_error(e))?;
+        let d = d.record();
+        if d.origin != self.id {
+            return Err(self.reject(
+                "wrong-origin",
+                format!("the descriptor at {base} is of {}", d.origin),
+                json!({"url": base.as_str()}),
+            ));
+        }
+        let ep = |name: &str| endpoint(d, name).map_err(|e| self.client_error(e));
+        let endpoints = Endpoints {
+            log: ep("log")?,
+            consistency: ep("consistency-proof")?,
+            hub: endpoint(d, "websub-hub").ok(),
+            heartbeat: d.heartbeat,
+        };
+        for u in [&endpoints.log, &endpoints.consistency] {
+            if !self.agg.origins.contains(u) {
+                return Err(self.reject(
+                    "refused",
+                    format!("endpoint {u} is not on the member's registered origin"),
+                    json!({"url": u.as_str()}),
+                ));
+            }
+        }
+        if let Ok(mut h) = self.health.lock() {
+            h.heartbeat = Some(d.heartbeat);
+        }
+        self.endpoints = Some(endpoints.clone());
+        self.endpoints_at = unix_now();
+        Ok(endpoints)
+    }
+
+    /// The verifier, rebuilt from the store when needed (start, or after a failed round).
+    fn verifier(&mut self) -> Result<LogVerifier, RoundError> {
+        if let Some(v) = self.verifier.take() {
+            return Ok(v);
+        }
+        let member = self
+            .agg
+            .member(&self.id)
+            .ok_or_else(|| RoundError::Local(format!("{} left the roster", self.id)))?;
+        let store = &self.agg.node.store;
+        let local = |e: &dyn std::fmt::Display| RoundError::Local(format!("{}: {e}", self.id));
+        let cursor = store.member_cursor(&self.id).map_err(|e| local(&e))?;
+        let mut v = LogVerifier::new(self.id.clone(), member.keys.clone());
+        let mut next = 0;
+        while next < cursor.size {
+            let chunk = store.member_entries(&self.id, next, 1000).map_err(|e| local(&e))?;
+            if chunk.is_empty() {
+                return Err(local(&format!(
+                    "stored log ends at {next}, cursor says {}",
+                    cursor.size
+                )));
+            }
+            for s in &chunk {
+                v.restore(s).map_err(|e| local(&format!("stored entry {next}: {e}")))?;
+                next += 1;
+            }
+        }
+        if let Some(note) = &cursor.checkpoint {
+            v.restore_checkpoint(note).map_err(|e| local(&format!("stored checkpoint: {e}")))?;
+        }
+        Ok(v)
+    }
+
+    async fn sync(&mut self) -> Result<bool, RoundError> {
+        let endpoints = self.endpoints().await?;
+        self.ensure_push(&endpoints).await;
+        let verifier = self.verifier()?;
+        let start = verifier.next_index();
+        let page_size = self.agg.node.config.aggregator.page_size.clamp(1, 1000);
+        let page = match self.agg.client.log_page(&endpoints.log, start, page_size).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.verifier = Some(verifier);
+                return Err(self.client_error(e));
+            }
+        };
+        if let Ok(mut h) = self.health.lock() {
+            h.member_size = page.size;
+        }
+        if page.origin != self.id {
+            self.verifier = Some(verifier);
+            return Err(self.reject(
+                "wrong-origin",
+                format!("the log at {} is of {}", endpoints.log, page.origin),
+                json!({"url": endpoints.log.as_str()}),
+            ));
+        }
+        if page.size < start {
+            let evidence = json!({"url": endpoints.log.as_str(), "stored": start, "served": page.size,
+                                  "checkpoint": page.checkpoint});
+            self.verifier = Some(verifier);
+            return Err(self.reject(
+                "rollback",
+                format!(
+                    "the log shrank: {start} entries verified, the member now has {}",
+                    page.size
+                ),
+                evidence,
+            ));
+        }
+        let more = !page.is_up_to_date();
+        // Entries: CPU-bound (one signature each), off the async workers.
+        let (mut verifier, accepted, failed, note) = tokio::task::spawn_blocking(move || {
+            let mut v = verifier;
+            let mut accepted: Vec<SignedRecord> = Vec::with_capacity(page.entries.len());
+            let mut failed = None;
+            for (index, signed) in &page.entries {
+                match v.push(signed) {
+                    Ok(_) => accepted.push(signed.clone()),
+                    Err(e) => {
+                        failed = Some((*index, signed.clone(), e));
+                        break;
+                    }
+                }
+            }
+            (v, accepted, failed, page.checkpoint)
+        })
+        .await
+        .map_err(|e| RoundError::Local(format!("verification task: {e}")))?;
+        if let Some((index, signed, rejection)) = failed {
+            // The verifier moved past what is stored: rebuild it next round. The entries
+            // before the bad one are fetched and ingested again then (up to it).
+            self.verifier = None;
+            return Err(self.entry_rejected(index, &signed, &rejection));
+        }
+        let vc = match accepted_note(&mut verifier, &self.agg, &endpoints, note).await {
+            Ok(vc) => vc,
+            Err(NoteError::Rejected(code, message, evidence)) => {
+                self.verifier = None;
+                return Err(self.reject(&code, message, evidence));
+            }
+            Err(NoteError::Fetch(e)) => {
+                self.verifier = None;
+                return Err(self.client_error(e));
+            }
+        };
+        let (note, cp) = vc;
+        self.check_silence(&cp, endpoints.heartbeat);
+        let cosigned = self.cosign(&note, &cp)?;
+        let store = &self.agg.node.store;
+        if accepted.is_empty() {
+            let cursor =
+                store.member_cursor(&self.id).map_err(|e| RoundError::Local(e.to_string()))?;
+            if cursor.checkpoint.as_deref() != Some(note.as_str()) {
+                store
+                    .set_member_checkpoint(&self.id, start, &note, &cosigned)
+                    .map_err(|e| RoundError::Local(e.to_string()))?;
+            }
+            self.verifier = Some(verifier);
+            return Ok(more);
+        }
+        let batch = Ingest {
+            member: self.id.clone(),
+            start,
+            entries: accepted,
+            checkpoint: note,
+            cosigned,
+            size: cp.size,
+            root: cp.root,
+        };
+        match self.agg.node.ingest(batch).await {
+            Ok(_) => {
+                self.verifier = Some(verifier);
+                self.agg.ingested.send_replace(self.agg.node.store.size());
+                Ok(more)
+            }
+            Err(e) => {
+                self.verifier = None;
+                Err(RoundError::Local(format!("ingest: {e}")))
+            }
+        }
+    }
+
+    /// An entry failed verification: record it with its evidence (for a fork, both records).
+    fn entry_rejected(
+        &self,
+        index: u64,
+        signed: &SignedRecord,
+        rejection: &Rejection,
+    ) -> RoundError {
+        let mut evidence = json!({"index": index, "envelope": signed});
+        if matches!(rejection, Rejection::Fork { .. } | Rejection::Replay { .. })
+            && let Ok(Some(stored)) = self.agg.node.store.member_entry(&self.id, index)
+        {
+            evidence["stored"] = json!(stored);
+        }
+        self.reject(rejection.code(), format!("log entry {index}: {rejection}"), evidence)
+    }
+
+    /// Raise `silent` when the member's newest checkpoint is older than twice its heartbeat.
+    fn check_silence(&self, cp: &Checkpoint, heartbeat: u64) {
+        let Some(time) = cp.time() else { return };
+        let age = unix_now().saturating_sub(time);
+        let limit = heartbeat.saturating_mul(2).max(60);
+        if age > limit {
+            let _ = self.reject(
+                "silent",
+                format!(
+                    "its newest checkpoint is {age} s old; it declares a heartbeat of {heartbeat} s"
+                ),
+                json!({"checkpoint_time": time, "heartbeat": heartbeat}),
+            );
+        }
+    }
+
+    /// The member's checkpoint note with this node's cosignature line (the witness).
+    fn cosign(&self, note: &str, cp: &Checkpoint) -> Result<String, RoundError> {
+        let name = checkpoint_origin(&self.agg.node.config.id);
+        let line = checkpoint::cosign(cp, &name, self.agg.node.signer(), unix_now())
+            .map_err(|e| RoundError::Local(format!("cosign: {e}")))?;
+        checkpoint::add_signature_line(note, &line)
+            .map_err(|e| RoundError::Local(format!("cosign: {e}")))
+    }
+
+    /// Subscribe to the member's hub when push is on and the lease is missing or ending.
+    async fn ensure_push(&self, endpoints: &Endpoints) {
+        if !self.agg.node.config.aggregator.push {
+            return;
+        }
+        let Some(hub) = &endpoints.hub else { return };
+        let lease_until = self.health.lock().ok().and_then(|h| h.push_lease_until);
+        if lease_until.is_some_and(|until| until > unix_now() + 3600) {
+            return;
+        }
+        let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let callback = format!("{}/websub/callback/{}", self.agg.node.config.url, self.id);
+        if let Ok(mut s) = self.secret.lock() {
+            *s = Some(secret.clone());
+        }
+        let lease: u64 = 86_400;
+        let form = [
+            ("hub.mode", "subscribe".to_owned()),
+            ("hub.topic", endpoints.log.to_string()),
+            ("hub.callback", callback),
+            ("hub.secret", secret),
+            ("hub.lease_seconds", lease.to_string()),
+        ];
+        match self.agg.client.fetcher().post_form(hub, &form).await {
+            Ok(status) if (200..300).contains(&status) => {
+                if let Ok(mut h) = self.health.lock() {
+                    h.push_lease_until = Some(unix_now() + lease);
+                }
+                tracing::info!(member = %self.id, "websub: subscription requested");
+            }
+            Ok(status) => {
+                tracing::warn!(member = %self.id, status, "websub: the hub refused to subscribe us; polling only")
+            }
+            Err(e) => {
+                tracing::warn!(member = %self.id, "websub: subscribing failed: {e}; polling only")
+            }
+        }
+    }
+}
+
+enum NoteError {
+    Rejected(String, String, serde_json::Value),
+    Fetch(ClientError),
+}
+
+/// Verify the member's latest checkpoint against `verifier` (fetching a consistency proof
+/// when it is ahead of the verified entries). Returns the note and its parsed body.
+async fn accepted_note(
+    verifier: &mut LogVerifier,
+    agg: &Aggregator,
+    endpoints: &Endpoints,
+    note: String,
+) -> Result<(String, Checkpoint), NoteError> {
+    let claimed = SignedNote::parse(&note)
+        .ok()
+        .and_then(|n| Checkpoint::parse_body(&n.text).ok())
+        .ok_or_else(|| {
+            NoteError::Rejected(
+                "malformed".into(),
+                "the member's checkpoint is not a signed note".into(),
+                json!({"note": note}),
+            )
+        })?;
+    let base = verifier.proof_base();
+    let proof: Option<Vec<Hash>> = if claimed.size > verifier.next_index() && base > 0 {
+        Some(
+            agg.client
+                .consistency_proof(&endpoints.consistency, base, claimed.size)
+                .await
+                .map_err(NoteError::Fetch)?,
+        )
+    } else {
+        None
+    };
+    let previous = verifier.latest_checkpoint().map(|c| c.note.clone());
+    match verifier.push_checkpoint(&note, now(), proof.as_deref()) {
+        Ok(vc) => Ok((note, vc.checkpoint)),
+        Err(rejection) => {
+            let code = rejection.code().to_owned();
+            let equivocation = matches!(rejection, Rejection::InconsistentCheckpoint(_));
+            let message = if equivocation {
+                format!("equivocation: {rejection}")
+            } else {
+                format!("checkpoint: {rejection}")
+            };
+            Err(NoteError::Rejected(
+                code,
+                message,
+                json!({"note": note, "previous": previous, "proof": proof.map(|p| p.iter().map(|h| portal_proto::crypto::encode_base64(h)).collect::<Vec<_>>())}),
+            ))
+        }
+    }
+}

@@ -1,0 +1,625 @@
+//! The aggregator's HTTP interface (SPEC.md §8): the roster, the witness, the national log and
+//! feeds, incidents, the members' health, the operators' member API and the WebSub callback
+//! through which members push.
+//!
+//! The national log is this node's own log: each receipt (SPEC.md §4.6) is served paired with
+//! the member record it acknowledges, byte for byte as the member signed it. The national feeds
+//! are the member records of the newest receipts (items and withdrawals), so a reader verifies
+//! every entry against its ministry's key, not against this node.
+
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use portal_proto::envelope::{self, SignedRecord};
+use portal_proto::feed::{ArchiveLinks, FeedMeta};
+use portal_proto::ids::{ItemId, NodeId};
+use portal_proto::push;
+use portal_proto::record::{MemberStatus, Record};
+use portal_proto::time::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::aggregate::MemberError;
+use crate::http::{self, AppState, IMMUTABLE, PAGE, SHORT, conditional, error, internal, render};
+
+/// Register the aggregator's routes.
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/roster", web::get().to(roster))
+        .route("/api/v1/members", web::get().to(members))
+        .route("/api/v1/members/{id}/checkpoint", web::get().to(witness))
+        .route("/api/v1/incidents", web::get().to(incidents))
+        .route("/api/v1/national/log", web::get().to(national_log))
+        .route("/api/v1/national/items/{id}", web::get().to(national_item))
+        .route("/feeds/national/atom", web::get().to(atom_latest))
+        .route("/feeds/national/json", web::get().to(json_latest))
+        .route("/feeds/national/atom/archive/{n}", web::get().to(atom_archive))
+        .route("/feeds/national/json/archive/{n}", web::get().to(json_archive))
+        .route("/api/v1/admin/members", web::post().to(add_member))
+        .route("/api/v1/admin/members", web::get().to(list_members))
+        .route("/api/v1/admin/members/{id}/suspend", web::post().to(suspend_member))
+        .route("/api/v1/admin/members/{id}/activate", web::post().to(activate_member))
+        .route("/api/v1/admin/members/{id}", web::delete().to(remove_member))
+        .service(
+            web::resource("/websub/callback/{member}")
+                .app_data(web::PayloadConfig::new(portal_proto::limits::MAX_FEED_BYTES))
+                .route(web::get().to(callback_verify))
+                .route(web::post().to(callback_deliver)),
+        );
+}
+
+fn no_roster() -> HttpResponse {
+    error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members")
+}
+
+async fn roster(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match state.agg.roster_envelope() {
+        Some(signed) => {
+            let r = render(signed.to_json().into_bytes(), None);
+            conditional(&req, &state, "application/json", &r, SHORT)
+        }
+        None => no_roster(),
+    }
+}
+
+/// Members with their sync health, the last cosigned checkpoint and the lag (public: the
+/// federation health board reads it).
+async fn members(state: web::Data<AppState>) -> HttpResponse {
+    if !state.agg.has_roster() {
+        return no_roster();
+    }
+    let rows: Vec<_> = state
+        .agg
+        .health()
+        .into_iter()
+        .map(|(view, health, cosigned)| json!({"member": view, "health": health, "cosigned_checkpoint": cosigned}))
+        .collect();
+    HttpResponse::Ok().json(json!({"members": rows}))
+}
+
+fn parse_node_id(raw: &str) -> Result<NodeId, HttpResponse> {
+    NodeId::new(raw).map_err(|e| error(StatusCode::NOT_FOUND, "not-found", format!("{raw}: {e}")))
+}
+
+/// The latest member checkpoint with this node's cosignature (SPEC.md §7, `witness`).
+async fn witness(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let id = match parse_node_id(&path) {
+        Ok(id) => id,
+        Err(resp) => return resp,
+    };
+    match state.node.store.member_cursor(&id) {
+        Ok(c) => match c.cosigned {
+            Some(note) => {
+                let r = render(note.into_bytes(), None);
+                conditional(&req, &state, "text/plain; charset=utf-8", &r, SHORT)
+            }
+            None => error(StatusCode::NOT_FOUND, "not-found", format!("no checkpoint of {id} yet")),
+        },
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct IncidentQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+    member: Option<String>,
+}
+
+async fn incidents(state: web::Data<AppState>, q: web::Query<IncidentQuery>) -> HttpResponse {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    match state.node.store.incidents(q.before, limit * 4) {
+        Ok(all) => {
+            let list: Vec<_> = all
+                .into_iter()
+                .filter(|i| q.member.as_deref().is_none_or(|m| i.member == m))
+                .take(limit)
+                .collect();
+            HttpResponse::Ok().json(json!({"incidents": list}))
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    after: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// The member record a receipt acknowledges, if `signed` is a receipt.
+fn acknowledged(
+    state: &AppState,
+    signed: &SignedRecord,
+) -> Result<Option<(NodeId, SignedRecord)>, String> {
+    let Ok(Record::Receipt(r)) = envelope::parse_record(signed.bytes()) else {
+        return Ok(None);
+    };
+    match state.node.store.member_entry(&r.member, r.member_index) {
+        Ok(Some(m)) => Ok(Some((r.member, m))),
+        Ok(None) => Err(format!("receipt for {}#{} without its record", r.member, r.member_index)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `GET /api/v1/national/log`: this node's log from `after`, each receipt with the member
+/// record it acknowledges (`member`), other entries as `record`.
+async fn national_log(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<LogQuery>,
+) -> HttpResponse {
+    let store = &state.node.store;
+    let size = store.size();
+    let start = q.after.unwrap_or(0).min(size);
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = match store.entries(start, limit as usize) {
+        Ok(e) => e,
+        Err(e) => return internal(e),
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (signed, index) in entries.iter().zip(start..) {
+        match acknowledged(&state, signed) {
+            Ok(Some((_, member))) => {
+                out.push(json!({"index": index, "member": member, "receipt": signed}))
+            }
+            Ok(None) => out.push(json!({"index": index, "record": signed})),
+            Err(e) => return internal(e),
+        }
+    }
+    let end = start + entries.len() as u64;
+    let checkpoint = match store.checkpoint() {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => return internal(e),
+    };
+    let mut body = json!({"origin": state.node.config.id, "start": start, "size": size,
+                          "entries": out, "checkpoint": checkpoint});
+    if end < size {
+        body["next"] = json!(format!(
+            "{}/api/v1/national/log?after={end}&limit={limit}",
+            state.node.config.url
+        ));
+    }
+    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
+    conditional(&req, &state, "application/json", &r, SHORT)
+}
+
+/// `GET /api/v1/national/items/{id}`: every member's history of that item id (normally one
+/// member), each version and withdrawal as the member signed it.
+async fn national_item(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let Ok(id) = ItemId::new(path.as_str()) else {
+        return error(StatusCode::NOT_FOUND, "not-found", "not an item id");
+    };
+    let store = &state.node.store;
+    let holders = match store.national_item_holders(&id) {
+        Ok(h) => h,
+        Err(e) => return internal(e),
+    };
+    if holders.is_empty() {
+        return error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}"));
+    }
+    let mut out = Vec::new();
+    for (member, idx) in holders {
+        let get = |i: u64| store.member_entry(&member, i).ok().flatten();
+        let versions: Vec<_> = idx.versions.iter().filter_map(|i| get(*i)).collect();
+        let mut entry = json!({"member": member, "id": id, "versions": versions});
+        if let Some(w) = idx.withdrawal.and_then(get) {
+            entry["withdrawal"] = json!(w);
+        }
+        out.push(entry);
+    }
+    HttpResponse::Ok().json(json!({"id": id, "members": out}))
+}
+
+/// Filters of the national feeds (`?member=&kind=&category=&language=&since=&until=`).
+#[derive(Deserialize, Default)]
+pub(crate) struct FeedFilter {
+    member: Option<String>,
+    kind: Option<String>,
+    category: Option<String>,
+    language: Option<String>,
+    /// RFC 3339; entries updated at or after.
+    since: Option<String>,
+    /// RFC 3339; entries updated before.
+    until: Option<String>,
+}
+
+impl FeedFilter {
+    fn is_empty(&self) -> bool {
+        self.member.is_none()
+            && self.kind.is_none()
+            && self.category.is_none()
+            && self.language.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+    }
+
+    fn bounds(&self) -> Result<(Option<Timestamp>, Option<Timestamp>), HttpResponse> {
+        let parse = |name: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| {
+                    Timestamp::parse(s).map_err(|e| {
+                        error(StatusCode::BAD_REQUEST, "invalid-request", format!("{name}: {e}"))
+                    })
+                })
+                .transpose()
+        };
+        Ok((parse("since", &self.since)?, parse("until", &self.until)?))
+    }
+
+    /// Whether a member record passes, and its updated time if it is a feed entry.
+    fn accepts(
+        &self,
+        member: &NodeId,
+        record: &Record,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        if self.member.as_deref().is_some_and(|m| m != member.as_str()) {
+            return None;
+        }
+        let time = match record {
+            Record::Item(i) => {
+                if self.kind.as_deref().is_some_and(|k| k != i.kind.as_str())
+                    || self
+                        .category
+                        .as_deref()
+                        .is_some_and(|c| !i.categories.iter().any(|x| x.as_str() == c))
+                    || self.language.as_deref().is_some_and(|l| {
+                        i.language.as_str() != l && !i.translations.keys().any(|t| t.as_str() == l)
+                    })
+                {
+                    return None;
+                }
+                i.updated
+            }
+            // A withdrawal keeps its place in a filtered feed only when filtering by member
+            // or date: it carries no kind, category or language of its own.
+            Record::Withdrawal(w) => {
+                if self.kind.is_some() || self.category.is_some() || self.language.is_some() {
+                    return None;
+                }
+                w.time
+            }
+            _ => return None,
+        };
+        if since.is_some_and(|s| time < s) || until.is_some_and(|u| time >= u) {
+            return None;
+        }
+        Some(time)
+    }
+}
+
+/// Scan this node's log backwards from `before` (at most `scan` entries) for member records
+/// that pass `filter`, newest first, at most `limit`. Returns them and the newest time.
+fn national_entries(
+    state: &AppState,
+    before: u64,
+    scan: u64,
+    limit: usize,
+    filter: &FeedFilter,
+) -> Result<(Vec<SignedRecord>, Timestamp), HttpResponse> {
+    let (since, until) = filter.bounds()?;
+    let store = &state.node.store;
+    let floor = before.saturating_sub(scan);
+    let mut out = Vec::new();
+    let mut updated = Timestamp::EPOCH;
+    let mut end = before;
+    while end > floor && out.len() < limit {
+        let from = end.saturating_sub(256).max(floor);
+        let chunk = store.entries(from, (end - from) as usize).map_err(internal)?;
+        for signed in chunk.iter().rev() {
+            let Some((member, record)) = acknowledged(state, signed).map_err(internal)? else {
+                continue;
+            };
+            let Ok(parsed) = envelope::parse_record(record.bytes()) else { continue };
+            if let Some(t) = filter.accepts(&member, &parsed, since, until) {
+                updated = updated.max(t);
+                out.push(record);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        end = from;
+    }
+    Ok((out, updated))
+}
+
+fn national_meta(
+    state: &AppState,
+    format: &str,
+    archive: Option<u64>,
+    updated: Timestamp,
+) -> FeedMeta {
+    let base = &state.node.config.url;
+    let complete = state.node.store.size() / PAGE;
+    let url = |n: u64| format!("{base}/feeds/national/{format}/archive/{n}");
+    FeedMeta {
+        feed_id: format!("urn:ipsp:{}:national", state.node.config.id),
+        title: format!("{} — national", state.node.config.display_name()),
+        author: state.node.config.display_name().to_owned(),
+        self_url: archive.map_or_else(|| format!("{base}/feeds/national/{format}"), url),
+        alternate_url: format!("{base}/"),
+        updated,
+        archive: ArchiveLinks {
+            is_archive: archive.is_some(),
+            current: archive.map(|_| format!("{base}/feeds/national/{format}")),
+            prev_archive: match archive {
+                Some(n) => n.checked_sub(1).map(url),
+                None => complete.checked_sub(1).map(url),
+            },
+            // Never on archives: their bytes are immutable (SPEC.md §9.1).
+            next_archive: None,
+            next_page: None,
+        },
+        item_url: format!("{base}/api/v1/national/items/{{id}}"),
+    }
+}
+
+/// How far back a filtered latest feed looks (entries of this node's log).
+const FILTER_SCAN: u64 = 50_000;
+
+async fn latest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    filter: web::Query<FeedFilter>,
+    format: &'static str,
+) -> HttpResponse {
+    if !state.agg.has_roster() {
+        return no_roster();
+    }
+    state.node.metrics.request();
+    let size = state.node.store.size();
+    let key = if filter.is_empty() { Some(format) } else { None };
+    if let Some(r) = key.and_then(|k| state.cached(k, size)) {
+        return conditional(&req, &state, http::content_type(format), &r, SHORT);
+    }
+    let (entries, updated) =
+        match national_entries(&state, size, FILTER_SCAN, PAGE as usize, &filter) {
+            Ok(x) => x,
+            Err(resp) => return resp,
+        };
+    let meta = national_meta(&state, format, None, updated);
+    let r = match http::encode(format, &meta, &entries) {
+        Ok(body) => Arc::new(render(body, Some(updated))),
+        Err(e) => return internal(e),
+    };
+    if let Some(k) = key {
+        state.cache(k, size, Arc::clone(&r));
+    }
+    conditional(&req, &state, http::content_type(format), &r, SHORT)
+}
+
+async fn atom_latest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    f: web::Query<FeedFilter>,
+) -> HttpResponse {
+    latest(req, state, f, "national-atom").await
+}
+
+async fn json_latest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    f: web::Query<FeedFilter>,
+) -> HttpResponse {
+    latest(req, state, f, "national-json").await
+}
+
+async fn archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    n: u64,
+    format: &'static str,
+) -> HttpResponse {
+    if !state.agg.has_roster() {
+        return no_roster();
+    }
+    state.node.metrics.request();
+    let Some(end) = n.checked_mul(PAGE).and_then(|s| s.checked_add(PAGE)) else {
+        return error(StatusCode::NOT_FOUND, "not-found", "no such archive");
+    };
+    if end > state.node.store.size() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("archive {n} is not complete yet"),
+        );
+    }
+    if let Some(r) = state.cached_archive(format, n) {
+        return conditional(&req, &state, http::content_type(format), &r, IMMUTABLE);
+    }
+    let (entries, updated) =
+        match national_entries(&state, end, PAGE, PAGE as usize, &FeedFilter::default()) {
+            Ok(x) => x,
+            Err(resp) => return resp,
+        };
+    let meta = national_meta(&state, format.trim_start_matches("national-"), Some(n), updated);
+    let r = match http::encode(format, &meta, &entries) {
+        Ok(body) => Arc::new(render(body, Some(updated))),
+        Err(e) => return internal(e),
+    };
+    state.cache_archive(format, n, Arc::clone(&r));
+    conditional(&req, &state, http::content_type(format), &r, IMMUTABLE)
+}
+
+async fn atom_archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    n: web::Path<u64>,
+) -> HttpResponse {
+    archive(req, state, *n, "national-atom").await
+}
+
+async fn json_archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    n: web::Path<u64>,
+) -> HttpResponse {
+    archive(req, state, *n, "national-json").await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operators: the roster
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddMember {
+    url: String,
+    #[serde(default)]
+    pin: Option<String>,
+}
+
+fn member_error(e: MemberError) -> HttpResponse {
+    let (status, code) = match &e {
+        MemberError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid-request"),
+        MemberError::Fetch(_) => (StatusCode::BAD_GATEWAY, "member-unreachable"),
+        MemberError::PinMismatch(_) => (StatusCode::CONFLICT, "pin-mismatch"),
+        MemberError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+        MemberError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    error(status, code, e.to_string())
+}
+
+async fn add_member(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
+    if !http::authorized(&req, &state) {
+        return http::unauthorized(&state);
+    }
+    let add: AddMember = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid-request", e.to_string()),
+    };
+    match state.agg.add(&add.url, add.pin.as_deref()).await {
+        Ok(view) => HttpResponse::Created().json(view),
+        Err(e) => member_error(e),
+    }
+}
+
+async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if !http::authorized(&req, &state) {
+        return http::unauthorized(&state);
+    }
+    HttpResponse::Ok().json(json!({"members": state.agg.list()}))
+}
+
+async fn set_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: &str,
+    status: MemberStatus,
+) -> HttpResponse {
+    if !http::authorized(&req, &state) {
+        return http::unauthorized(&state);
+    }
+    match state.agg.set_status(id, status) {
+        Ok(view) => HttpResponse::Ok().json(view),
+        Err(e) => member_error(e),
+    }
+}
+
+async fn suspend_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    set_status(req, state, &path, MemberStatus::Suspended).await
+}
+
+async fn activate_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    set_status(req, state, &path, MemberStatus::Active).await
+}
+
+async fn remove_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    if !http::authorized(&req, &state) {
+        return http::unauthorized(&state);
+    }
+    match state.agg.remove(&path) {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => member_error(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSub subscriber side: members push here
+
+#[derive(Deserialize)]
+struct Intent {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// Verification of intent: confirm only subscriptions this node asked for (a member it
+/// follows, with a subscription secret in hand).
+async fn callback_verify(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<Intent>,
+) -> HttpResponse {
+    let Ok(id) = NodeId::new(path.as_str()) else {
+        return HttpResponse::NotFound().finish();
+    };
+    match (q.mode.as_deref(), &q.challenge) {
+        (Some("subscribe"), Some(challenge)) if state.agg.push_secret(&id).is_some() => {
+            HttpResponse::Ok().content_type("text/plain").body(challenge.clone())
+        }
+        (Some("unsubscribe"), Some(challenge)) if state.agg.push_secret(&id).is_none() => {
+            HttpResponse::Ok().content_type("text/plain").body(challenge.clone())
+        }
+        _ => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// A delivery: checked (HMAC with our secret) and logged, then the member's task is woken to
+/// pull: push is a hint, the log is the truth, so a forged push can only cause a pull.
+async fn callback_deliver(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let Ok(id) = NodeId::new(path.as_str()) else {
+        return HttpResponse::NotFound().finish();
+    };
+    let Some(secret) = state.agg.push_secret(&id) else {
+        return HttpResponse::NotFound().finish();
+    };
+    let hmac = req.headers().get("x-hub-signature").and_then(|v| v.to_str().ok());
+    match hmac.map(|h| push::verify_hub_signature(secret.as_bytes(), &body, h)) {
+        Some(Ok(())) => tracing::debug!(member = %id, "websub: push received"),
+        Some(Err(e)) => {
+            tracing::warn!(member = %id, "websub: push with a bad HMAC ({e}); pulling anyway")
+        }
+        None => {
+            tracing::warn!(member = %id, "websub: push without X-Hub-Signature; pulling anyway")
+        }
+    }
+    state.agg.wake(&id);
+    HttpResponse::Accepted().finish()
+}
+
+/// The names of the aggregator's endpoints in the descriptor (SPEC.md §8).
+pub(crate) const ENDPOINTS: [(&str, &str); 5] = [
+    ("roster", "/api/v1/roster"),
+    ("witness", "/api/v1/members/{id}/checkpoint"),
+    ("national-log", "/api/v1/national/log"),
+    ("national-atom", "/feeds/national/atom"),
+    ("national-json-feed", "/feeds/national/json"),
+];
