@@ -196,6 +196,34 @@ async fn a_central_node_follows_three_ministries_and_catches_what_goes_wrong() {
             .any(|e| title_of(e).as_deref() == Some("Bộ Y tế công bố kế hoạch tiêm chủng"))
     );
 
+    // ---- national search finds Vietnamese typed with or without diacritics
+    let search = |q: &'static str| {
+        let http = http.clone();
+        let central = central.clone();
+        async move {
+            let url = reqwest::Url::parse_with_params(
+                &format!("{central}/api/v1/national/search"),
+                &[("q", q)],
+            )
+            .expect("url");
+            get_json(&http, url.as_str()).await
+        }
+    };
+    eventually("search finds the item", || async {
+        search("Bộ Y tế").await["total"].as_u64() == Some(1)
+    })
+    .await;
+    let accented = search("Bộ Y tế tiêm chủng").await;
+    let plain = search("bo y te tiem chung").await;
+    assert_eq!(accented["hits"][0]["id"], a["id"], "{accented}");
+    assert_eq!(plain["hits"][0]["id"], a["id"], "{plain}");
+    assert!(
+        plain["hits"][0]["title_html"].as_str().is_some_and(|t| t.contains("<mark>")),
+        "{plain}"
+    );
+    assert_eq!(plain["facets"]["member"][0][0], "bo-y-te", "{plain}");
+    assert_eq!(search("lich thi").await["hits"][0]["member"], "bo-giao-duc");
+
     // ---- a withdrawal becomes a tombstone with its explanation, never dropped
     let id = a["id"].as_str().expect("id");
     let resp = http

@@ -100,6 +100,9 @@ pub struct Health {
     /// The last incident code recorded in this episode (to record a repeating one once).
     #[serde(skip)]
     last_incident: Option<String>,
+    /// Whether the member's silence was reported (cleared when a fresh checkpoint arrives).
+    #[serde(skip)]
+    silence_reported: bool,
 }
 
 struct Follower {
@@ -134,6 +137,8 @@ pub struct Aggregator {
     /// Whether [`Aggregator::start`] ran: only a serving node follows members (the CLI edits
     /// the roster of a stopped node without syncing).
     started: std::sync::atomic::AtomicBool,
+    /// National full-text search (`DATA/search/`), opened when the node follows members.
+    search: std::sync::OnceLock<Option<Arc<portal_search::SearchIndex>>>,
 }
 
 impl std::fmt::Debug for Aggregator {
@@ -212,6 +217,7 @@ impl Aggregator {
             incidents_by_code: Mutex::new(BTreeMap::new()),
             ingested: watch::Sender::new(0),
             started: std::sync::atomic::AtomicBool::new(false),
+            search: std::sync::OnceLock::new(),
             node,
         }))
     }
@@ -238,6 +244,23 @@ impl Aggregator {
         self.members().into_iter().find(|m| &m.id == id)
     }
 
+    /// The national search index, opened on first use (`None` if it cannot be opened: the
+    /// reason is logged and search answers 503 meanwhile).
+    pub fn search(&self) -> Option<Arc<portal_search::SearchIndex>> {
+        self.search
+            .get_or_init(|| {
+                let dir = self.node.dir.root().join("search");
+                match portal_search::SearchIndex::open(&dir) {
+                    Ok(index) => Some(Arc::new(index)),
+                    Err(e) => {
+                        tracing::error!("search: cannot open {}: {e}", dir.display());
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
     /// Ingest notifications: the value is the node's log size after each ingest.
     pub fn ingested(&self) -> watch::Receiver<u64> {
         self.ingested.subscribe()
@@ -246,6 +269,17 @@ impl Aggregator {
     /// Follow every active member (idempotent: members already followed are left alone).
     pub fn start(self: &Arc<Self>) {
         self.started.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(index) = self.has_roster().then(|| self.search()).flatten() {
+            // The store is the truth: re-derive the index from it (idempotent upserts).
+            let node = Arc::clone(&self.node);
+            let members: Vec<NodeId> = self.members().into_iter().map(|m| m.id).collect();
+            tokio::task::spawn_blocking(move || {
+                match crate::search::rebuild(&index, &node.store, &members) {
+                    Ok(n) => tracing::info!(records = n, "search: index rebuilt from the store"),
+                    Err(e) => tracing::error!("search: rebuilding the index failed: {e}"),
+                }
+            });
+        }
         for m in self.members() {
             if m.status == MemberStatus::Active {
                 self.follow(m.id.clone());
@@ -880,10 +914,21 @@ impl FollowTask {
             size: cp.size,
             root: cp.root,
         };
+        let entries = batch.entries.clone();
         match self.agg.node.ingest(batch).await {
             Ok(_) => {
                 self.verifier = Some(verifier);
                 self.agg.ingested.send_replace(self.agg.node.store.size());
+                if let Some(index) = self.agg.search() {
+                    let (node, id) = (Arc::clone(&self.agg.node), self.id.clone());
+                    let indexed = tokio::task::spawn_blocking(move || {
+                        crate::search::index_batch(&index, &node.store, &id, &entries)
+                    })
+                    .await;
+                    if let Ok(Err(e)) | Err(e) = indexed.map_err(|e| e.to_string()) {
+                        tracing::error!(member = %self.id, "search: indexing failed: {e}");
+                    }
+                }
                 Ok(more)
             }
             Err(e) => {
@@ -909,20 +954,29 @@ impl FollowTask {
         self.reject(rejection.code(), format!("log entry {index}: {rejection}"), evidence)
     }
 
-    /// Raise `silent` when the member's newest checkpoint is older than twice its heartbeat.
+    /// Raise `silent` (once per silence) when the member's newest checkpoint is older than
+    /// twice its heartbeat.
     fn check_silence(&self, cp: &Checkpoint, heartbeat: u64) {
         let Some(time) = cp.time() else { return };
         let age = unix_now().saturating_sub(time);
         let limit = heartbeat.saturating_mul(2).max(60);
-        if age > limit {
-            let _ = self.reject(
-                "silent",
-                format!(
-                    "its newest checkpoint is {age} s old; it declares a heartbeat of {heartbeat} s"
-                ),
-                json!({"checkpoint_time": time, "heartbeat": heartbeat}),
-            );
+        let Ok(mut h) = self.health.lock() else { return };
+        if age <= limit {
+            h.silence_reported = false;
+            return;
         }
+        if std::mem::replace(&mut h.silence_reported, true) {
+            return;
+        }
+        drop(h);
+        self.agg.incident(
+            &self.id,
+            "silent",
+            format!(
+                "its newest checkpoint is {age} s old; it declares a heartbeat of {heartbeat} s"
+            ),
+            json!({"checkpoint_time": time, "heartbeat": heartbeat}),
+        );
     }
 
     /// The member's checkpoint note with this node's cosignature line (the witness).

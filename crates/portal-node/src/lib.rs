@@ -16,6 +16,7 @@ pub mod metrics;
 mod national;
 pub mod net;
 pub mod node;
+mod search;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -34,6 +34,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/incidents", web::get().to(incidents))
         .route("/api/v1/national/log", web::get().to(national_log))
         .route("/api/v1/national/items/{id}", web::get().to(national_item))
+        .route("/api/v1/national/search", web::get().to(search))
         .route("/feeds/national/atom", web::get().to(atom_latest))
         .route("/feeds/national/json", web::get().to(json_latest))
         .route("/feeds/national/atom/archive/{n}", web::get().to(atom_archive))
@@ -115,15 +116,9 @@ struct IncidentQuery {
 
 async fn incidents(state: web::Data<AppState>, q: web::Query<IncidentQuery>) -> HttpResponse {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    match state.node.store.incidents(q.before, limit * 4) {
-        Ok(all) => {
-            let list: Vec<_> = all
-                .into_iter()
-                .filter(|i| q.member.as_deref().is_none_or(|m| i.member == m))
-                .take(limit)
-                .collect();
-            HttpResponse::Ok().json(json!({"incidents": list}))
-        }
+    let member = q.member.as_deref();
+    match state.node.store.incidents(q.before, limit, |i| member.is_none_or(|m| i.member == m)) {
+        Ok(list) => HttpResponse::Ok().json(json!({"incidents": list})),
         Err(e) => internal(e),
     }
 }
@@ -465,6 +460,82 @@ async fn json_archive(
     n: web::Path<u64>,
 ) -> HttpResponse {
     archive(req, state, *n, "national-json").await
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    #[serde(default)]
+    q: String,
+    member: Option<String>,
+    kind: Option<String>,
+    category: Option<String>,
+    language: Option<String>,
+    /// RFC 3339: published at or after.
+    from: Option<String>,
+    /// RFC 3339: published at or before.
+    to: Option<String>,
+    #[serde(default)]
+    withdrawn: bool,
+    #[serde(default)]
+    page: usize,
+    #[serde(default)]
+    per_page: usize,
+}
+
+/// `GET /api/v1/national/search`: ranked full-text search over the members' items; finds
+/// Vietnamese with or without diacritics; snippets are escaped HTML with `<mark>`.
+async fn search(state: web::Data<AppState>, q: web::Query<SearchParams>) -> HttpResponse {
+    if !state.agg.has_roster() {
+        return no_roster();
+    }
+    let Some(index) = state.agg.search() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "see the node's log");
+    };
+    let time = |name: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|s| {
+                Timestamp::parse(s).map(|t| t.unix() as i64).map_err(|e| {
+                    error(StatusCode::BAD_REQUEST, "invalid-request", format!("{name}: {e}"))
+                })
+            })
+            .transpose()
+    };
+    let (from, to) = match (time("from", &q.from), time("to", &q.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(resp), _) | (_, Err(resp)) => return resp,
+    };
+    let query = portal_search::SearchQuery {
+        text: q.q.chars().take(1000).collect(),
+        member: q.member.clone(),
+        kind: q.kind.clone(),
+        category: q.category.clone(),
+        language: q.language.clone(),
+        from,
+        to,
+        include_withdrawn: q.withdrawn,
+        page: q.page,
+        per_page: q.per_page,
+    };
+    let found = web::block(move || index.search(&query)).await;
+    let page = match found {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
+    };
+    let hits: Vec<_> = page
+        .hits
+        .iter()
+        .map(|h| {
+            json!({"member": h.member, "id": h.item_id, "kind": h.kind, "score": h.score,
+                   "published": Timestamp::from_unix(h.published.max(0) as u64),
+                   "title_html": h.title_html, "snippet_html": h.snippet_html})
+        })
+        .collect();
+    let f = &page.facets;
+    HttpResponse::Ok().json(json!({
+        "total": page.total, "page": page.page, "per_page": page.per_page, "hits": hits,
+        "facets": {"member": f.member, "kind": f.kind, "category": f.category, "language": f.language},
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------

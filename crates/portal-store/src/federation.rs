@@ -278,15 +278,26 @@ impl Store {
         Ok(seq)
     }
 
-    /// Incidents, newest first, with `seq` below `before` (all if `None`), at most `limit`.
-    pub fn incidents(&self, before: Option<u64>, limit: usize) -> Result<Vec<Incident>> {
+    /// Incidents, newest first, with `seq` below `before` (all if `None`) and passing `keep`,
+    /// at most `limit`.
+    pub fn incidents(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        mut keep: impl FnMut(&Incident) -> bool,
+    ) -> Result<Vec<Incident>> {
         let end = incident_key(before.unwrap_or(u64::MAX));
-        self.db
-            .range(incident_key(0)..end)
-            .rev()
-            .take(limit)
-            .map(|kv| kv.map_err(StoreError::from).and_then(|(_, v)| from_json(&v, "incident")))
-            .collect()
+        let mut out = Vec::new();
+        for kv in self.db.range(incident_key(0)..end).rev() {
+            let incident: Incident = from_json(&kv?.1, "incident")?;
+            if keep(&incident) {
+                out.push(incident);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The signed roster, if this node has one.
