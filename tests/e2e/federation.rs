@@ -405,3 +405,236 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Every entry of a node's log (`GET path?after=…` pages), in order, as raw JSON entries.
+async fn whole_log(http: &reqwest::Client, base: &str, path: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    loop {
+        let page = get_json(http, &format!("{base}{path}?after={}&limit=1000", out.len())).await;
+        let entries = page["entries"].as_array().cloned().unwrap_or_default();
+        assert_eq!(page["start"].as_u64(), Some(out.len() as u64), "pages are contiguous");
+        if entries.is_empty() {
+            return out;
+        }
+        out.extend(entries);
+    }
+}
+
+/// kill -9 of the central during ingest, over and over, while the ministries keep publishing;
+/// then the national log must equal the ministries' logs exactly: every record once, in each
+/// member's order, no gap, every receipt signed once per index. 3 rounds by default, 20 with
+/// `PORTAL_CRASH_LOOP=1` (`PORTAL_CRASH_LOOP=1 cargo test -p portal-tests --test e2e
+/// kill_9_of_the_central -- --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_central_during_ingest_loses_and_duplicates_nothing() {
+    let rounds: usize = if std::env::var_os("PORTAL_CRASH_LOOP").is_some() { 20 } else { 3 };
+    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let http = client();
+    let dir = |name: &str| tmp.path().join(name);
+    let members = [
+        init(&bin, &dir("moh"), "bo-y-te", "Bộ Y tế"),
+        init(&bin, &dir("mof"), "bo-tai-chinh", "Bộ Tài chính"),
+    ];
+    let gov = init(&bin, &dir("gov"), "chinh-phu", "Chính phủ");
+    // Small pages: ingest spans many commits, so the kills land in the middle of it.
+    let config = dir("gov").join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace("page_size = 500", "page_size = 7")).expect("config");
+    let _servers: Vec<Server> =
+        [dir("moh"), dir("mof")].iter().map(|d| Server::start_at_url(&bin, d)).collect();
+    for m in &members {
+        for i in 0..100 {
+            publish(&http, m, &format!("Tin trước {i}")).await;
+        }
+    }
+    // The roster, edited while the central is stopped (in-process path of `portal member`).
+    let gov_data = dir("gov");
+    let gov_s = gov_data.to_str().expect("utf-8");
+    for m in &members {
+        let (ok, _, err) =
+            portal(&bin, &["member", "add", "--data", gov_s, &m.url, "--pin", &m.key.to_base64()]);
+        assert!(ok, "member add: {err}");
+    }
+
+    // Ministries publish throughout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publishers: Vec<_> = members
+        .iter()
+        .map(|m| {
+            let (http, stop) = (http.clone(), std::sync::Arc::clone(&stop));
+            let m = Ministry {
+                id: m.id,
+                url: m.url.clone(),
+                token: m.token.clone(),
+                key: m.key.clone(),
+            };
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    publish(&http, &m, &format!("Tin trong lúc thử {i}")).await;
+                    i += 1;
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    // What the central held just before each kill: proof the kills land during ingest.
+    let mut held_before_kill = Vec::new();
+    for round in 0..rounds {
+        let mut central = Server::start_at_url(&bin, &gov_data);
+        let pause = 200 + (round as u64 * 137) % 500;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let sizes = http
+            .get(format!("{}/api/v1/members", central.base))
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await;
+        if let Ok(resp) = sizes
+            && let Ok(v) = resp.json::<Value>().await
+        {
+            let held: u64 = v["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["member"]["size"].as_u64())
+                .sum();
+            held_before_kill.push(held);
+        }
+        central.child.kill().expect("SIGKILL the central");
+        let _ = central.child.wait();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for p in publishers {
+        p.await.expect("publisher");
+    }
+
+    // After the last restart the central catches up with both members, exactly.
+    let central_srv = Server::start_at_url(&bin, &gov_data);
+    let central = central_srv.base.clone();
+    let mut truth = Vec::new();
+    for m in &members {
+        truth.push(whole_log(&http, &m.url, "/api/v1/log").await);
+    }
+    eventually("the central holds both members' whole logs", || async {
+        let v = get_json(&http, &format!("{central}/api/v1/members")).await;
+        members.iter().zip(&truth).all(|(m, t)| {
+            v["members"].as_array().into_iter().flatten().any(|r| {
+                r["member"]["id"] == m.id && r["member"]["size"].as_u64() == Some(t.len() as u64)
+            })
+        })
+    })
+    .await;
+    let national = whole_log(&http, &central, "/api/v1/national/log").await;
+    let mut central_keys = TrustStore::new();
+    central_keys.add(NodeId::new(gov.id).expect("id"), KeyGrant::pinned(gov.key.clone()));
+    let mut own = portal_proto::verifier::LogVerifier::new(
+        NodeId::new(gov.id).expect("id"),
+        vec![KeyGrant::pinned(gov.key.clone())],
+    );
+    let mut seen: std::collections::BTreeMap<String, u64> = Default::default();
+    for (i, e) in national.iter().enumerate() {
+        assert_eq!(e["index"].as_u64(), Some(i as u64), "the national log has no gap");
+        let receipt = SignedRecord::from_json(e["receipt"].to_string().as_bytes())
+            .expect("every entry is a receipt");
+        own.push(&receipt).expect("the central's log verifies: no index signed twice");
+        let Record::Receipt(r) =
+            envelope::open(&receipt, &central_keys).expect("receipt").into_parts().0
+        else {
+            panic!("a receipt")
+        };
+        let next = seen.entry(r.member.to_string()).or_default();
+        assert_eq!(r.member_index, *next, "{}: each record once, in order", r.member);
+        *next += 1;
+        let m = members.iter().position(|m| m.id == r.member.as_str()).expect("a known member");
+        let truth_entry = &truth[m][r.member_index as usize];
+        assert_eq!(e["member"]["record"], truth_entry["record"], "the member's exact bytes");
+        assert_eq!(e["member"]["sig"], truth_entry["sig"]);
+    }
+    for (m, t) in members.iter().zip(&truth) {
+        assert_eq!(seen.get(m.id).copied(), Some(t.len() as u64), "{}: nothing missing", m.id);
+    }
+    println!(
+        "{rounds} kill -9 rounds of the central in {:?}: {} member records, each exactly once; \
+         records held just before each kill: {held_before_kill:?}",
+        started.elapsed(),
+        national.len()
+    );
+    assert!(
+        held_before_kill.iter().any(|&h| h > 0 && h < national.len() as u64),
+        "at least one kill landed during ingest: {held_before_kill:?}"
+    );
+    assert!(central_srv.terminate(), "SIGTERM stops the central cleanly");
+}
+
+/// Multi-level: a department publishes to its province's aggregator, the central follows the
+/// province, and the department's records reach the national view still signed by the
+/// department, verifiable with the department's key alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_province_relays_its_departments_records_to_the_central() {
+    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let http = client();
+    let dir = |name: &str| tmp.path().join(name);
+    let dept = init(&bin, &dir("dept"), "so-y-te-ha-noi", "Sở Y tế Hà Nội");
+    let province = init(&bin, &dir("prov"), "ubnd-ha-noi", "UBND thành phố Hà Nội");
+    let _gov = init(&bin, &dir("gov"), "chinh-phu", "Chính phủ");
+    let _dept_srv = Server::start_at_url(&bin, &dir("dept"));
+    let prov_srv = Server::start_at_url(&bin, &dir("prov"));
+    let central_srv = Server::start_at_url(&bin, &dir("gov"));
+    let add = |data: &Path, m: &Ministry| {
+        let (ok, _, err) = portal(
+            &bin,
+            &[
+                "member",
+                "add",
+                "--data",
+                data.to_str().expect("utf-8"),
+                &m.url,
+                "--pin",
+                &m.key.to_base64(),
+            ],
+        );
+        assert!(ok, "member add {}: {err}", m.id);
+    };
+    add(&dir("prov"), &dept);
+    add(&dir("gov"), &province);
+    // The province publishes too: its own items reach the central as the province's.
+    publish(&http, &province, "Thông báo của UBND thành phố").await;
+    let item = publish(&http, &dept, "Sở Y tế Hà Nội khuyến cáo phòng dịch").await;
+
+    let central = central_srv.base.clone();
+    eventually("the department's item in the central's national feed", || async {
+        national_feed(&http, &central)
+            .await
+            .entries
+            .iter()
+            .any(|e| title_of(e).as_deref() == Some("Sở Y tế Hà Nội khuyến cáo phòng dịch"))
+    })
+    .await;
+    // Only the originating keys: the department's and the province's, never the central's.
+    let mut origins = TrustStore::new();
+    origins.add(NodeId::new(dept.id).expect("id"), KeyGrant::pinned(dept.key.clone()));
+    origins.add(NodeId::new(province.id).expect("id"), KeyGrant::pinned(province.key.clone()));
+    let national = national_feed(&http, &central).await;
+    assert!(national.entries.len() >= 2, "both the department's and the province's items");
+    for r in feed::verify_entries(&national, &origins) {
+        r.expect("every national entry verifies against its originating node's key");
+    }
+    // The central's national log names the department as the member of its receipt.
+    let log = get_json(&http, &format!("{central}/api/v1/national/log")).await;
+    let relayed = log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| SignedRecord::from_json(e["receipt"].to_string().as_bytes()).ok())
+        .filter_map(|r| match envelope::parse_record(r.bytes()) {
+            Ok(Record::Receipt(r)) => Some(r),
+            _ => None,
+        })
+        .find(|r| r.member.as_str() == dept.id)
+        .expect("a receipt for the department's record");
+    assert_eq!(relayed.member_index, item["log_index"].as_u64().expect("index"));
+    drop(prov_srv);
+}

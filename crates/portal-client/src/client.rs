@@ -155,6 +155,48 @@ struct WireEntry {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct WireNationalPage {
+    origin: String,
+    start: u64,
+    size: u64,
+    entries: Vec<WireNationalEntry>,
+    checkpoint: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireNationalEntry {
+    index: u64,
+    #[serde(default)]
+    member: Option<WireEnvelope>,
+    #[serde(default)]
+    receipt: Option<WireEnvelope>,
+    #[serde(default)]
+    record: Option<WireEnvelope>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEnvelope {
+    record: String,
+    kid: String,
+    sig: String,
+}
+
+/// One page of an aggregator's national log (SPEC.md §8, `national-log`): the aggregator's
+/// own log page, and for each entry that is a receipt, the member record it acknowledges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NationalPage {
+    /// The aggregator's own entries (receipts and its own records), as a log page.
+    pub page: LogPage,
+    /// For `page.entries[i]`, the member record paired with it, if it is a receipt.
+    pub members: Vec<Option<SignedRecord>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct WireConsistency {
     from: u64,
     to: u64,
@@ -305,6 +347,61 @@ impl Client {
         let url = fetched.url;
         let page: WirePage = json(&url, &fetched.body)?;
         parse_page(&url, page, after, limit as usize)
+    }
+
+    /// Fetch a page of an aggregator's national log (`national-log`), decoded like
+    /// [`Client::log_page`]; each entry must be either `{"index", "member", "receipt"}` or
+    /// `{"index", "record"}`, else `malformed`. Nothing is verified: the receipts and records
+    /// go to a `LogVerifier` of the aggregator, the member records to their own origins' keys.
+    pub async fn national_log_page(
+        &self,
+        url: &Url,
+        after: u64,
+        limit: u32,
+    ) -> Result<NationalPage, ClientError> {
+        let limit = limit.clamp(1, MAX_PAGE_ENTRIES as u32);
+        let url = with_query(url, &[("after", after), ("limit", u64::from(limit))]);
+        let fetched = self.fetcher.get(&url, None).await?;
+        let url = fetched.url;
+        let wire: WireNationalPage = json(&url, &fetched.body)?;
+        let mut own = Vec::with_capacity(wire.entries.len());
+        let mut members = Vec::with_capacity(wire.entries.len());
+        for e in wire.entries {
+            let (entry, member) = match (e.member, e.receipt, e.record) {
+                (Some(m), Some(r), None) => (r, Some(m)),
+                (None, None, Some(r)) => (r, None),
+                _ => {
+                    return Err(malformed(
+                        &url,
+                        format!(
+                            "national log entry {}: neither {{member, receipt}} nor {{record}}",
+                            e.index
+                        ),
+                    ));
+                }
+            };
+            own.push(WireEntry {
+                index: e.index,
+                kid: entry.kid,
+                record: entry.record,
+                sig: entry.sig,
+            });
+            members.push(
+                member
+                    .map(|m| SignedRecord::from_base64(&m.record, &m.kid, &m.sig))
+                    .transpose()
+                    .map_err(|r| rejected(&url, r))?,
+            );
+        }
+        let page = WirePage {
+            origin: wire.origin,
+            start: wire.start,
+            size: wire.size,
+            entries: own,
+            checkpoint: wire.checkpoint,
+            next: wire.next,
+        };
+        Ok(NationalPage { page: parse_page(&url, page, after, limit as usize)?, members })
     }
 
     /// Fetch the latest signed checkpoint note from `url` (the `checkpoint` endpoint), as

@@ -20,6 +20,6 @@ pub mod client;
 pub mod fetch;
 pub mod net;
 
-pub use client::{Client, ClientError, LogPage};
+pub use client::{Client, ClientError, LogPage, NationalPage};
 pub use fetch::{AllowedOrigins, FetchError, FetchPolicy, Fetched, Fetcher};
 pub use reqwest::Url;

@@ -29,15 +29,16 @@ use portal_proto::envelope::{self, SignedRecord, TrustStore, Verified};
 use portal_proto::error::Rejection;
 use portal_proto::ids::NodeId;
 use portal_proto::merkle::Hash;
+use portal_proto::record::Record;
 use portal_proto::record::{Descriptor, KeyGrant, Member, MemberStatus, RecordType, Roster};
-use portal_proto::verifier::{LogVerifier, checkpoint_origin};
+use portal_proto::verifier::{LogVerifier, RosterTrust, checkpoint_origin};
 use portal_store::federation::Incident;
 use reqwest::Url;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore, watch};
 
-use crate::node::{Ingest, Node, now};
+use crate::node::{Ingest, Node, Relayed, now};
 
 /// Why a roster change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,9 @@ struct Endpoints {
     consistency: Url,
     hub: Option<Url>,
     heartbeat: u64,
+    /// The member is itself an aggregator: its national log (read instead of its log, to
+    /// relay its members' records) and its roster (their keys).
+    national: Option<(Url, Url)>,
 }
 
 /// The aggregator. Cheap to share behind an `Arc`.
@@ -272,8 +276,8 @@ impl Aggregator {
         if let Some(index) = self.has_roster().then(|| self.search()).flatten() {
             // The store is the truth: re-derive the index from it (idempotent upserts).
             let node = Arc::clone(&self.node);
-            let members: Vec<NodeId> = self.members().into_iter().map(|m| m.id).collect();
             tokio::task::spawn_blocking(move || {
+                let members = node.store.member_ids().unwrap_or_default();
                 match crate::search::rebuild(&index, &node.store, &members) {
                     Ok(n) => tracing::info!(records = n, "search: index rebuilt from the store"),
                     Err(e) => tracing::error!("search: rebuilding the index failed: {e}"),
@@ -320,6 +324,7 @@ impl Aggregator {
             verifier: None,
             endpoints: None,
             endpoints_at: 0,
+            sub_roster: None,
         };
         followers.insert(id, follower);
         tokio::spawn(task.run(stopped));
@@ -608,6 +613,8 @@ struct FollowTask {
     verifier: Option<LogVerifier>,
     endpoints: Option<Endpoints>,
     endpoints_at: u64,
+    /// An aggregating member's roster (its members' keys), verified with its key.
+    sub_roster: Option<RosterTrust>,
 }
 
 /// Descriptors are fetched again this often (endpoints and keys may change).
@@ -766,8 +773,13 @@ impl FollowTask {
             consistency: ep("consistency-proof")?,
             hub: endpoint(d, "websub-hub").ok(),
             heartbeat: d.heartbeat,
+            national: match (endpoint(d, "national-log"), endpoint(d, "roster")) {
+                (Ok(log), Ok(roster)) => Some((log, roster)),
+                _ => None,
+            },
         };
-        for u in [&endpoints.log, &endpoints.consistency] {
+        let national = endpoints.national.iter().flat_map(|(a, b)| [a, b]);
+        for u in [&endpoints.log, &endpoints.consistency].into_iter().chain(national) {
             if !self.agg.origins.contains(u) {
                 return Err(self.reject(
                     "refused",
@@ -823,7 +835,18 @@ impl FollowTask {
         let verifier = self.verifier()?;
         let start = verifier.next_index();
         let page_size = self.agg.node.config.aggregator.page_size.clamp(1, 1000);
-        let page = match self.agg.client.log_page(&endpoints.log, start, page_size).await {
+        let fetched = match &endpoints.national {
+            Some((national_log, _)) => self
+                .agg
+                .client
+                .national_log_page(national_log, start, page_size)
+                .await
+                .map(|n| (n.page, Some(n.members))),
+            None => {
+                self.agg.client.log_page(&endpoints.log, start, page_size).await.map(|p| (p, None))
+            }
+        };
+        let (page, members) = match fetched {
             Ok(p) => p,
             Err(e) => {
                 self.verifier = Some(verifier);
@@ -893,6 +916,18 @@ impl FollowTask {
         let (note, cp) = vc;
         self.check_silence(&cp, endpoints.heartbeat);
         let cosigned = self.cosign(&note, &cp)?;
+        let relayed = match (&endpoints.national, members) {
+            (Some((_, roster_url)), Some(members)) => {
+                match self.relay(roster_url, start, &accepted, members).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.verifier = None;
+                        return Err(e);
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
         let store = &self.agg.node.store;
         if accepted.is_empty() {
             let cursor =
@@ -913,16 +948,20 @@ impl FollowTask {
             cosigned,
             size: cp.size,
             root: cp.root,
+            relayed,
         };
-        let entries = batch.entries.clone();
+        let mut indexed_batches = vec![(self.id.clone(), batch.entries.clone())];
+        indexed_batches.extend(batch.relayed.iter().map(|r| (r.member.clone(), r.entries.clone())));
         match self.agg.node.ingest(batch).await {
             Ok(_) => {
                 self.verifier = Some(verifier);
                 self.agg.ingested.send_replace(self.agg.node.store.size());
                 if let Some(index) = self.agg.search() {
-                    let (node, id) = (Arc::clone(&self.agg.node), self.id.clone());
+                    let node = Arc::clone(&self.agg.node);
                     let indexed = tokio::task::spawn_blocking(move || {
-                        crate::search::index_batch(&index, &node.store, &id, &entries)
+                        indexed_batches.iter().try_for_each(|(id, entries)| {
+                            crate::search::index_batch(&index, &node.store, id, entries)
+                        })
                     })
                     .await;
                     if let Ok(Err(e)) | Err(e) = indexed.map_err(|e| e.to_string()) {
@@ -936,6 +975,138 @@ impl FollowTask {
                 Err(RoundError::Local(format!("ingest: {e}")))
             }
         }
+    }
+
+    /// The records an aggregating member relays with its receipts among `accepted` (its own
+    /// entries from index `start`, already verified): each must be the exact record its
+    /// receipt names, signed by its origin's key as listed in the member's roster (verified
+    /// with the member's key), and continue what is stored of that origin, in order.
+    async fn relay(
+        &mut self,
+        roster_url: &Url,
+        start: u64,
+        accepted: &[SignedRecord],
+        members: Vec<Option<SignedRecord>>,
+    ) -> Result<Vec<Relayed>, RoundError> {
+        let mut out: Vec<Relayed> = Vec::new();
+        let direct: Vec<NodeId> = self.agg.members().into_iter().map(|m| m.id).collect();
+        for (i, (own, member)) in accepted.iter().zip(members).enumerate() {
+            let index = start + i as u64;
+            let Some(member) = member else { continue };
+            let Ok(Record::Receipt(r)) = envelope::parse_record(own.bytes()) else {
+                return Err(self.reject(
+                    "malformed",
+                    format!("national log entry {index} pairs a member record with a non-receipt"),
+                    json!({"index": index, "entry": own}),
+                ));
+            };
+            if member.digest() != r.record {
+                return Err(self.reject(
+                    "bad-signature",
+                    format!("national log entry {index}: the member record is not the one its receipt names"),
+                    json!({"index": index, "receipt": own, "member": member}),
+                ));
+            }
+            if r.member == self.agg.node.config.id || direct.contains(&r.member) {
+                // Followed directly (or ourselves): never relayed twice.
+                continue;
+            }
+            let trust = self.sub_roster(roster_url, &r.member).await?;
+            let opened = envelope::open(&member, &trust).map_err(|rejection| {
+                self.reject(
+                    rejection.code(),
+                    format!(
+                        "record {}#{} relayed by {}: {rejection}",
+                        r.member, r.member_index, self.id
+                    ),
+                    json!({"index": index, "receipt": own, "member": member}),
+                )
+            })?;
+            let record = opened.record();
+            if record.origin() != &r.member || record.log_index() != Some(r.member_index) {
+                return Err(self.reject(
+                    "wrong-origin",
+                    format!(
+                        "national log entry {index}: the record is not {}#{}",
+                        r.member, r.member_index
+                    ),
+                    json!({"index": index, "receipt": own, "member": member}),
+                ));
+            }
+            let root = portal_proto::crypto::decode_base64_array::<32>(&r.checkpoint.root)
+                .map_err(|e| RoundError::Local(format!("receipt root: {e}")))?;
+            let pos = match out.iter().position(|b| b.member == r.member) {
+                Some(p) => p,
+                None => {
+                    let cursor = self
+                        .agg
+                        .node
+                        .store
+                        .member_cursor(&r.member)
+                        .map_err(|e| RoundError::Local(e.to_string()))?;
+                    out.push(Relayed {
+                        member: r.member.clone(),
+                        start: cursor.size,
+                        entries: Vec::new(),
+                        checkpoints: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let batch = &mut out[pos];
+            let expected = batch.start + batch.entries.len() as u64;
+            if r.member_index < expected {
+                continue; // already stored (a replay through another path)
+            }
+            if r.member_index > expected {
+                return Err(self.reject(
+                    "index-gap",
+                    format!(
+                        "{} relayed {}#{} but {expected} is next",
+                        self.id, r.member, r.member_index
+                    ),
+                    json!({"index": index, "receipt": own}),
+                ));
+            }
+            batch.entries.push(member);
+            batch.checkpoints.push((r.checkpoint.size, root));
+        }
+        out.retain(|b| !b.entries.is_empty());
+        Ok(out)
+    }
+
+    /// The aggregating member's roster, fetched again when it does not list `origin`.
+    async fn sub_roster(&mut self, url: &Url, origin: &NodeId) -> Result<RosterTrust, RoundError> {
+        use portal_proto::envelope::KeyResolver as _;
+        if let Some(t) = &self.sub_roster
+            && t.grants(origin).is_some()
+        {
+            return Ok(t.clone());
+        }
+        let member = self
+            .agg
+            .member(&self.id)
+            .ok_or_else(|| RoundError::Local(format!("{} left the roster", self.id)))?;
+        let mut trust = TrustStore::new();
+        trust.set(member.id.clone(), member.keys.clone());
+        let signed = self.agg.client.roster(url, &trust).await.map_err(|e| self.client_error(e))?;
+        let fresh =
+            RosterTrust::open(signed.signed(), &trust, self.sub_roster.as_ref()).map_err(|r| {
+                self.reject(
+                    r.code(),
+                    format!("roster of {}: {r}", self.id),
+                    json!({"url": url.as_str()}),
+                )
+            })?;
+        self.sub_roster = Some(fresh.clone());
+        if fresh.grants(origin).is_none() {
+            return Err(self.reject(
+                "unknown-origin",
+                format!("{} relays records of {origin}, which its roster does not list", self.id),
+                json!({"url": url.as_str(), "origin": origin}),
+            ));
+        }
+        Ok(fresh)
     }
 
     /// An entry failed verification: record it with its evidence (for a fork, both records).

@@ -95,6 +95,25 @@ pub struct Ingest {
     pub size: u64,
     /// Root hash of that checkpoint.
     pub root: [u8; 32],
+    /// Records of the member's own members, relayed through its national log (the member is
+    /// itself an aggregator): each already verified against its origin's key and bound to the
+    /// member's receipt for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relayed: Vec<Relayed>,
+}
+
+/// One sub-member's records relayed by an aggregating member, continuing what is stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relayed {
+    /// The originating node.
+    pub member: NodeId,
+    /// Its log index of the first record (the stored cursor).
+    pub start: u64,
+    /// The records, in the originating log's order.
+    pub entries: Vec<SignedRecord>,
+    /// For each record, the checkpoint (size, root) the relaying member's receipt names.
+    pub checkpoints: Vec<(u64, [u8; 32])>,
 }
 
 enum Job {
@@ -368,7 +387,14 @@ impl Node {
                     continue;
                 }
                 Job::Ingest(batch, reply) => {
-                    if ingested.iter().any(|(b, _, _)| b.member == batch.member) {
+                    let members = |b: &Ingest| {
+                        std::iter::once(b.member.clone())
+                            .chain(b.relayed.iter().map(|r| r.member.clone()))
+                            .collect::<Vec<_>>()
+                    };
+                    let mine = members(&batch);
+                    if ingested.iter().any(|(b, _, _)| members(b).iter().any(|m| mine.contains(m)))
+                    {
                         // One batch per member per commit: the store checks continuity
                         // against the stored cursor. The sync engine never sends two at once.
                         let _ = reply.send(Err(PublishError::Storage(format!(
@@ -440,25 +466,34 @@ impl Node {
         index: u64,
         time: Timestamp,
     ) -> Result<Vec<Accepted>, PublishError> {
-        let end = batch.start + batch.entries.len() as u64;
-        if batch.member == self.config.id || end > batch.size {
-            return Err(PublishError::Storage(format!(
-                "ingest of {}: entries up to {end} are not covered by the checkpoint of size {}",
-                batch.member, batch.size
-            )));
-        }
-        let checkpoint = CheckpointRef { size: batch.size, root: encode_base64(&batch.root) };
         let mut out = Vec::with_capacity(batch.entries.len());
-        for (i, signed) in batch.entries.iter().enumerate() {
+        let direct = batch
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&batch.member, batch.start + i as u64, s, batch.size, batch.root));
+        let relayed =
+            batch.relayed.iter().flat_map(|r| {
+                r.entries.iter().zip(&r.checkpoints).enumerate().map(
+                    move |(i, (s, (size, root)))| (&r.member, r.start + i as u64, s, *size, *root),
+                )
+            });
+        for (member, member_index, signed, size, root) in direct.chain(relayed) {
+            if *member == self.config.id || member_index >= size {
+                return Err(PublishError::Storage(format!(
+                    "ingest of {member}: entry {member_index} is not covered by a checkpoint of \
+                     size {size}, or is this node's own"
+                )));
+            }
             let receipt = Receipt {
                 ipsp: 1,
                 record_type: RecordType::Receipt,
                 origin: self.config.id.clone(),
-                log_index: index + i as u64,
-                member: batch.member.clone(),
-                member_index: batch.start + i as u64,
+                log_index: index + out.len() as u64,
+                member: member.clone(),
+                member_index,
                 record: signed.digest(),
-                checkpoint: checkpoint.clone(),
+                checkpoint: CheckpointRef { size, root: encode_base64(&root) },
                 time,
             };
             let signed = envelope::sign(&receipt, &self.signer)
@@ -632,34 +667,52 @@ impl Node {
     }
 }
 
-/// The parsed records of each ingest batch (the store keeps the member item index from them).
+/// The parsed records of each ingest batch and of its relayed batches, in the order
+/// [`member_batches`] lists them (the store keeps the member item index from them).
 fn parse_ingested(
     ingested: &[Ingest],
 ) -> Result<Vec<Vec<(Record, SignedRecord)>>, portal_proto::error::Rejection> {
-    ingested
-        .iter()
-        .map(|b| {
-            b.entries
-                .iter()
-                .map(|s| Ok((envelope::parse_record(s.bytes())?, s.clone())))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect()
+    let parse = |entries: &[SignedRecord]| {
+        entries
+            .iter()
+            .map(|s| Ok((envelope::parse_record(s.bytes())?, s.clone())))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut out = Vec::new();
+    for b in ingested {
+        out.push(parse(&b.entries)?);
+        for r in &b.relayed {
+            out.push(parse(&r.entries)?);
+        }
+    }
+    Ok(out)
 }
 
 fn member_batches<'a>(
     ingested: &'a [Ingest],
     parsed: &'a [Vec<(Record, SignedRecord)>],
 ) -> Vec<MemberBatch<'a>> {
-    ingested
-        .iter()
-        .zip(parsed)
-        .map(|(b, records)| MemberBatch {
+    let mut parsed = parsed.iter();
+    let mut out = Vec::new();
+    for b in ingested {
+        let Some(records) = parsed.next() else { break };
+        out.push(MemberBatch {
             member: &b.member,
             start: b.start,
             records,
-            checkpoint: &b.checkpoint,
-            cosigned: &b.cosigned,
-        })
-        .collect()
+            checkpoint: Some(&b.checkpoint),
+            cosigned: Some(&b.cosigned),
+        });
+        for r in &b.relayed {
+            let Some(records) = parsed.next() else { break };
+            out.push(MemberBatch {
+                member: &r.member,
+                start: r.start,
+                records,
+                checkpoint: None,
+                cosigned: None,
+            });
+        }
+    }
+    out
 }

@@ -43,10 +43,11 @@ pub struct MemberBatch<'a> {
     pub start: u64,
     /// The records, in log order, with their parsed form.
     pub records: &'a [(Record, SignedRecord)],
-    /// The member checkpoint accepted with them.
-    pub checkpoint: &'a str,
+    /// The member checkpoint accepted with them (`None` for records relayed by another
+    /// aggregator: the stored checkpoint stays).
+    pub checkpoint: Option<&'a str>,
     /// That checkpoint, cosigned by the aggregator.
-    pub cosigned: &'a str,
+    pub cosigned: Option<&'a str>,
 }
 
 /// A rejection or failure observed while following a member (SPEC.md §11.3 codes, plus
@@ -143,8 +144,8 @@ impl Store {
                 }
                 let next = MemberCursor {
                     size: m.start + m.records.len() as u64,
-                    checkpoint: Some(m.checkpoint.to_owned()),
-                    cosigned: Some(m.cosigned.to_owned()),
+                    checkpoint: m.checkpoint.map(str::to_owned).or(cursor.checkpoint),
+                    cosigned: m.cosigned.map(str::to_owned).or(cursor.cosigned),
                 };
                 batch.insert(member_key(b'c', m.member), to_json(&next)?);
             }
@@ -193,6 +194,21 @@ impl Store {
             Some(v) => from_json(&v, &format!("cursor of {member}")),
             None => Ok(MemberCursor::default()),
         }
+    }
+
+    /// Every node whose records are stored here: members, and the nodes whose records they
+    /// relay.
+    pub fn member_ids(&self) -> Result<Vec<NodeId>> {
+        self.db
+            .scan_prefix(b"Gc")
+            .map(|kv| {
+                let (k, _) = kv?;
+                std::str::from_utf8(&k[2..])
+                    .ok()
+                    .and_then(|m| NodeId::new(m).ok())
+                    .ok_or_else(|| corrupt("member cursor key"))
+            })
+            .collect()
     }
 
     /// Record a newer member checkpoint that brought no new records (a heartbeat), durably.
