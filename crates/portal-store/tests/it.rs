@@ -282,3 +282,77 @@ fn websub_state_does_not_disturb_the_log() {
     assert_eq!(store.size(), 2);
     assert_eq!(store.entries(0, 10).unwrap().len(), 2);
 }
+
+#[test]
+fn an_ingest_stores_receipts_member_records_and_the_cursor_together_or_not_at_all() {
+    use portal_store::federation::{Incident, MemberBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let member = NodeId::new("bo-y-te").unwrap();
+    // Stand-ins for the aggregator's receipts (the store does not look at their type).
+    let own: Vec<_> = (0..3).map(|i| item(i, 100 + i as u8, 1, None)).collect();
+    let theirs: Vec<_> = (0..3).map(|i| item(i, i as u8, 1, None)).collect();
+    let appends = |range: std::ops::Range<usize>| -> Vec<Append<'_>> {
+        own[range].iter().map(|(r, s)| Append { record: r, signed: s }).collect()
+    };
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let batch = MemberBatch {
+            member: &member,
+            start: 0,
+            records: &theirs[..2],
+            checkpoint: Some("member checkpoint\n"),
+            cosigned: Some("cosigned\n"),
+        };
+        assert_eq!(store.ingest(&appends(0..2), &[batch], "ours\n").unwrap(), 2);
+        // A batch that does not continue the member's stored log changes nothing at all.
+        let gap = MemberBatch { start: 5, records: &theirs[2..], ..batch };
+        assert!(matches!(
+            store.ingest(&appends(2..3), &[gap], "ours 2\n"),
+            Err(StoreError::NotNext { expected: 2, got: 5 })
+        ));
+        assert_eq!(store.size(), 2, "no receipt without its record");
+        assert_eq!(store.member_cursor(&member).unwrap().size, 2);
+        store
+            .add_incident(Incident {
+                seq: 0,
+                member: "bo-y-te".into(),
+                code: "fork".into(),
+                message: "two records for index 1".into(),
+                time: 1,
+                evidence: serde_json::json!({"index": 1}),
+            })
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let cursor = store.member_cursor(&member).unwrap();
+    assert_eq!(cursor.size, 2);
+    assert_eq!(cursor.cosigned.as_deref(), Some("cosigned\n"));
+    assert_eq!(
+        store.member_entries(&member, 0, 10).unwrap(),
+        vec![theirs[0].1.clone(), theirs[1].1.clone()]
+    );
+    assert_eq!(store.member_ids().unwrap(), vec![member.clone()]);
+    let id = ItemId::from_random([1; 16]);
+    assert_eq!(store.national_item(&member, &id).unwrap().map(|i| i.versions), Some(vec![1]));
+    // Relayed records keep the stored checkpoint.
+    let relayed = MemberBatch {
+        member: &member,
+        start: 2,
+        records: &theirs[2..],
+        checkpoint: None,
+        cosigned: None,
+    };
+    store.ingest(&appends(2..3), &[relayed], "ours 3\n").unwrap();
+    assert_eq!(
+        store.member_cursor(&member).unwrap(),
+        portal_store::federation::MemberCursor {
+            size: 3,
+            checkpoint: Some("member checkpoint\n".into()),
+            cosigned: Some("cosigned\n".into()),
+        }
+    );
+    let found = store.incidents(None, 10, |i| i.member == "bo-y-te").unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].seq > 0);
+    assert!(store.incidents(None, 10, |i| i.member == "other").unwrap().is_empty());
+}
