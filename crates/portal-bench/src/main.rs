@@ -1,10 +1,12 @@
-//! The benchmark harness: `cargo xtask bench [proto] [node] [--seconds N] [--json PATH]`.
+//! The benchmark harness: `cargo xtask bench [proto] [node] [federation] [--seconds N]
+//! [--json PATH]`.
 //!
 //! Shared 2-core machines drift up to 2x between runs, so no figure is printed alone: each is
 //! measured beside a reference on the same data in the same run, in alternating rounds (ABAB…),
 //! and reported with the median of the per-round ratios. A row that cannot be measured (a tool
 //! missing) is printed as SKIPPED with its reason, never dropped. See docs/benchmarks.md.
 
+mod federation;
 mod node;
 
 use std::hint::black_box;
@@ -26,6 +28,8 @@ struct Row {
     reference_name: String,
     reference: f64,
     ratio: f64,
+    /// Decimals printed for value and reference (0 unless set: milliseconds want some).
+    decimals: usize,
     target: Option<f64>,
     /// Why the row was not measured: printed as "SKIPPED (reason)", never dropped silently.
     skipped: Option<String>,
@@ -75,12 +79,17 @@ fn item(i: usize) -> ItemVersion {
     let t = Timestamp::from_unix(1_795_856_400 + i as u64).expect("in range");
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    item_for(NodeId::new("bo-y-te").expect("valid"), i, ItemId::from_random(bytes), t)
+}
+
+/// The benchmark's item record (about 1.5 KB signed): `origin`'s entry `i`, version 1.
+fn item_for(origin: NodeId, i: usize, id: ItemId, t: Timestamp) -> ItemVersion {
     ItemVersion {
         ipsp: 1,
         record_type: RecordType::Item,
-        origin: NodeId::new("bo-y-te").expect("valid"),
+        origin,
         log_index: i as u64,
-        id: ItemId::from_random(bytes),
+        id,
         version: 1,
         prev: None,
         update: None,
@@ -178,7 +187,7 @@ fn proto(budget: Duration) -> Vec<Row> {
     rows
 }
 
-const USAGE: &str = "usage: portal-bench [proto] [node] [--seconds N] [--json PATH]";
+const USAGE: &str = "usage: portal-bench [proto] [node] [federation] [--seconds N] [--json PATH]";
 
 /// The machine, for the record: cores and CPU model.
 fn machine() -> String {
@@ -204,7 +213,7 @@ fn main() {
         match a.as_str() {
             "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(seconds),
             "--json" => json_path = it.next().cloned(),
-            "proto" | "node" => suites.push(a.clone()),
+            "proto" | "node" | "federation" => suites.push(a.clone()),
             other => {
                 eprintln!("unknown argument {other}; {USAGE}");
                 std::process::exit(2);
@@ -216,7 +225,7 @@ fn main() {
         std::process::exit(2);
     }
     if suites.is_empty() {
-        suites = vec!["proto".into(), "node".into()];
+        suites = vec!["proto".into(), "node".into(), "federation".into()];
     }
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; run `cargo xtask bench` for release-mode figures");
@@ -229,6 +238,7 @@ fn main() {
         match s.as_str() {
             "proto" => rows.extend(proto(budget)),
             "node" => rows.extend(node::node(seconds)),
+            "federation" => rows.extend(federation::federation(seconds)),
             _ => {}
         }
     }
@@ -248,8 +258,16 @@ fn main() {
                 r.name, r.reference_name, target
             ),
             None => println!(
-                "| {} | {:.0} {} | {} | {:.0} | {:.3} | {} |",
-                r.name, r.value, r.unit, r.reference_name, r.reference, r.ratio, target
+                "| {} | {:.*} {} | {} | {:.*} | {:.3} | {} |",
+                r.name,
+                r.decimals,
+                r.value,
+                r.unit,
+                r.reference_name,
+                r.decimals,
+                r.reference,
+                r.ratio,
+                target
             ),
         }
     }

@@ -345,19 +345,19 @@ impl Tools {
 
 /// A child process, stopped by its own PID when dropped: SIGTERM first (nginx's master then
 /// stops its worker; the node finishes in-flight requests), SIGKILL if it lingers.
-struct Proc {
-    name: &'static str,
-    child: Child,
+pub(crate) struct Proc {
+    pub(crate) name: &'static str,
+    pub(crate) child: Child,
     /// Kept open so that a late write to standard output never meets a closed pipe.
-    _stdout: Option<BufReader<ChildStdout>>,
+    pub(crate) _stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Proc {
-    fn exited(&mut self) -> bool {
+    pub(crate) fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if self.exited() {
             return;
         }
@@ -391,7 +391,7 @@ fn workspace_root() -> PathBuf {
 /// `cargo build --release -p portal -p portal-bench`; the path of the binary cargo reports.
 /// (With this harness in the same invocation, as `cargo xtask bench` builds it, features
 /// resolve the same way and the build is a no-op.)
-fn build_portal() -> Result<PathBuf, String> {
+pub(crate) fn build_portal() -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     say!("building the node: cargo build --release -p portal -p portal-bench");
     let out = Command::new(cargo)
@@ -1199,7 +1199,7 @@ const TOPICS: [Topic; 6] = [
 ];
 
 /// A realistic Vietnamese news draft (about 1.5 KB of JSON), varied by `k`.
-fn draft_body(k: usize) -> Vec<u8> {
+pub(crate) fn draft_body(k: usize) -> Vec<u8> {
     let (categories, title, summary, paragraphs) = TOPICS[k % TOPICS.len()];
     let province = PROVINCES[(k / TOPICS.len()) % PROVINCES.len()];
     let body = format!(

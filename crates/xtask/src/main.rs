@@ -2,8 +2,9 @@
 //!
 //! - `cargo xtask ci`       — what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
 //! - `cargo xtask vectors`  — regenerate `proto-spec/vectors/` from the code (review the diff!).
-//! - `cargo xtask bench [proto] [node] [--seconds N] [--json PATH]` — build in release mode and
-//!   print the benchmark table (both suites by default; see docs/benchmarks.md).
+//! - `cargo xtask bench [proto] [node] [federation] [--seconds N] [--json PATH]` — build in
+//!   release mode and print the benchmark table (all three suites by default; see
+//!   docs/benchmarks.md). Honours `CARGO_TARGET_DIR`: cargo names the executables it built.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -96,7 +97,8 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | vectors | bench [proto] [node] [--seconds N] [--json PATH]"
+                "usage: cargo xtask ci | vectors | bench [proto] [node] [federation] [--seconds N] \
+                 [--json PATH]"
             );
             return ExitCode::from(2);
         }
