@@ -186,6 +186,8 @@ async fn a_central_node_follows_three_ministries_and_catches_what_goes_wrong() {
     })
     .await;
     let national = national_feed(&http, &central).await;
+    let self_link = national.links.iter().find(|(rel, _)| rel == "self").map(|(_, h)| h.as_str());
+    assert_eq!(self_link, Some(format!("{central}/feeds/national/atom").as_str()));
     for r in feed::verify_entries(&national, &ministries) {
         r.expect("every national entry verifies against its ministry's key");
     }

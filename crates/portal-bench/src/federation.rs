@@ -556,29 +556,8 @@ impl Portal {
             .map_err(|e| format!("temporary directory: {e}"))?;
         let data = dir.path().join("node");
         let url = format!("http://127.0.0.1:{}", free_port()?);
-        let out = Command::new(bin)
-            .arg("init")
-            .arg("--data")
-            .arg(&data)
-            .args(["--id", id, "--name", name, "--url", &url])
-            .env("RUST_LOG", "warn")
-            .output()
-            .map_err(|e| format!("portal init: {e}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(format!("portal init: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let field = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .map(str::to_owned)
-                .ok_or_else(|| format!("portal init printed no {name:?}: {stdout}"))
-        };
-        let token = field("admin token:")?;
-        let public_key = PublicKey::from_base64(&field("public key:")?)
-            .map_err(|e| format!("portal init printed a bad public key: {e}"))?;
+        let (token, public_key) =
+            crate::node::portal_init(bin, &data, &["--id", id, "--name", name], &url)?;
         let path = data.join("config.toml");
         let mut config =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;

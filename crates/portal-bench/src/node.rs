@@ -423,6 +423,40 @@ struct NodeUnderTest {
     _dir: tempfile::TempDir,
 }
 
+/// `portal init --data DATA ARGS --url URL`: the admin token and public key it printed.
+pub(crate) fn portal_init(
+    bin: &Path,
+    data: &Path,
+    args: &[&str],
+    url: &str,
+) -> Result<(String, PublicKey), String> {
+    let out = Command::new(bin)
+        .arg("init")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .args(["--url", url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .map_err(|e| format!("portal init: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("portal init: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("portal init printed no {name:?}: {stdout}"))
+    };
+    let token = field("admin token:")?;
+    let public_key = PublicKey::from_base64(&field("public key:")?)
+        .map_err(|e| format!("portal init printed a bad public key: {e}"))?;
+    Ok((token, public_key))
+}
+
 impl NodeUnderTest {
     fn start(bin: &Path) -> Result<NodeUnderTest, String> {
         let dir = tempfile::Builder::new()
@@ -430,30 +464,12 @@ impl NodeUnderTest {
             .tempdir()
             .map_err(|e| format!("temporary directory: {e}"))?;
         let data = dir.path().join("node");
-        let out = Command::new(bin)
-            .arg("init")
-            .arg("--data")
-            .arg(&data)
-            .args(["--id", NODE_ID, "--name", "Bộ Y tế", "--name-en", "Ministry of Health"])
-            .args(["--url", "http://127.0.0.1:9"])
-            .env("RUST_LOG", "warn")
-            .output()
-            .map_err(|e| format!("portal init: {e}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(format!("portal init: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let field = |name: &str| {
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .map(str::to_owned)
-                .ok_or_else(|| format!("portal init printed no {name:?}: {stdout}"))
-        };
-        let token = field("admin token:")?;
-        let public_key = PublicKey::from_base64(&field("public key:")?)
-            .map_err(|e| format!("portal init printed a bad public key: {e}"))?;
+        let (token, public_key) = portal_init(
+            bin,
+            &data,
+            &["--id", NODE_ID, "--name", "Bộ Y tế", "--name-en", "Ministry of Health"],
+            "http://127.0.0.1:9",
+        )?;
 
         // One worker, like nginx, if `portal serve` lets us choose; otherwise say so.
         let help = Command::new(bin)

@@ -523,7 +523,7 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Record an incident: stored, counted, logged. Returns its sequence number.
+    /// Record an incident: stored, counted, logged.
     fn incident(&self, member: &NodeId, code: &str, message: String, evidence: serde_json::Value) {
         tracing::warn!(member = %member, code, "incident: {message}");
         if let Ok(mut c) = self.incidents_by_code.lock() {
@@ -638,16 +638,11 @@ impl FollowTask {
             let wait = match outcome {
                 Ok(true) => Duration::ZERO, // more to fetch
                 Ok(false) => jitter(poll),
-                Err(e) => {
+                Err(_) => {
+                    // Exponential from poll/8 (at least 0.5 s), jittered, capped.
                     let failures = self.health.lock().map_or(1, |h| h.failures).max(1);
                     let base = (poll / 8).max(Duration::from_millis(500));
-                    jitter(base.saturating_mul(1 << failures.min(16)).min(max_backoff))
-                        .min(max_backoff)
-                        .max(Duration::from_millis(if matches!(e, RoundError::Local(_)) {
-                            1000
-                        } else {
-                            100
-                        }))
+                    jitter(base.saturating_mul(1 << failures.min(16))).min(max_backoff)
                 }
             };
             if wait.is_zero() {
@@ -959,9 +954,7 @@ impl FollowTask {
                 if let Some(index) = self.agg.search() {
                     let node = Arc::clone(&self.agg.node);
                     let indexed = tokio::task::spawn_blocking(move || {
-                        indexed_batches.iter().try_for_each(|(id, entries)| {
-                            crate::search::index_batch(&index, &node.store, id, entries)
-                        })
+                        crate::search::index_batches(&index, &node.store, &indexed_batches)
                     })
                     .await;
                     if let Ok(Err(e)) | Err(e) = indexed.map_err(|e| e.to_string()) {

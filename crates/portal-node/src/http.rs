@@ -754,34 +754,88 @@ pub(crate) fn content_type(format: &str) -> &'static str {
 const ATOM: &str = "application/atom+xml; charset=utf-8";
 const JSON_FEED: &str = "application/feed+json; charset=utf-8";
 
+/// Serve the latest page of feed `format`: rendered by `build(log size)` into entries and
+/// metadata, and, when `cache` says so, kept until the log grows.
+pub(crate) fn serve_latest(
+    req: &HttpRequest,
+    state: &AppState,
+    format: &'static str,
+    cache: bool,
+    build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), HttpResponse>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let size = state.node.store.size();
+    let rendered = match state.cached(format, size).filter(|_| cache) {
+        Some(r) => r,
+        None => {
+            let (entries, meta) = match build(size) {
+                Ok(x) => x,
+                Err(resp) => return resp,
+            };
+            let r = match encode(format, &meta, &entries) {
+                Ok(body) => Arc::new(render(body, Some(meta.updated))),
+                Err(e) => return internal(e),
+            };
+            if cache {
+                state.cache(format, size, Arc::clone(&r));
+            }
+            r
+        }
+    };
+    conditional(req, state, content_type(format), &rendered, SHORT)
+}
+
+/// Serve archive `n` of feed `format` (log indices `[100·n, 100·n + 100)`): 404 until it is
+/// complete, then rendered once by `build(end)` and kept (archives never change).
+pub(crate) fn serve_archive(
+    req: &HttpRequest,
+    state: &AppState,
+    format: &'static str,
+    n: u64,
+    build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), HttpResponse>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let Some(end) = n.checked_mul(PAGE).and_then(|s| s.checked_add(PAGE)) else {
+        return error(StatusCode::NOT_FOUND, "not-found", "no such archive");
+    };
+    if end > state.node.store.size() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("archive {n} is not complete yet; see the latest page"),
+        );
+    }
+    let rendered = match state.cached_archive(format, n) {
+        Some(r) => r,
+        None => {
+            let (entries, meta) = match build(end) {
+                Ok(x) => x,
+                Err(resp) => return resp,
+            };
+            let r = match encode(format, &meta, &entries) {
+                Ok(body) => Arc::new(render(body, Some(meta.updated))),
+                Err(e) => return internal(e),
+            };
+            state.cache_archive(format, n, Arc::clone(&r));
+            r
+        }
+    };
+    conditional(req, state, content_type(format), &rendered, IMMUTABLE)
+}
+
 async fn latest(
     req: HttpRequest,
     state: web::Data<AppState>,
     format: &'static str,
 ) -> HttpResponse {
-    state.node.metrics.request();
-    let size = state.node.store.size();
-    let rendered = match state.cached(format, size) {
-        Some(r) => r,
-        None => {
-            let mut updated = Timestamp::EPOCH;
-            let keep =
-                |s: &SignedRecord| feed_entry_time(s).map(|t| updated = updated.max(t)).is_some();
-            let entries = match state.node.store.entries_rev(size, PAGE as usize, keep) {
-                Ok(e) => e.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
-                Err(e) => return internal(e),
-            };
-            let meta = feed_meta(&state.node, format, None, updated);
-            let body = match encode(format, &meta, &entries) {
-                Ok(b) => b,
-                Err(e) => return internal(e),
-            };
-            let r = Arc::new(render(body, Some(meta.updated)));
-            state.cache(format, size, Arc::clone(&r));
-            r
-        }
-    };
-    conditional(&req, &state, content_type(format), &rendered, SHORT)
+    serve_latest(&req, &state, format, true, |size| {
+        let mut updated = Timestamp::EPOCH;
+        let keep =
+            |s: &SignedRecord| feed_entry_time(s).map(|t| updated = updated.max(t)).is_some();
+        let entries = state.node.store.entries_rev(size, PAGE as usize, keep).map_err(internal)?;
+        let entries = entries.into_iter().map(|(_, s)| s).collect();
+        Ok((entries, feed_meta(&state.node, format, None, updated)))
+    })
 }
 
 async fn atom_latest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -798,35 +852,12 @@ async fn archive(
     n: u64,
     format: &'static str,
 ) -> HttpResponse {
-    state.node.metrics.request();
-    let Some(end) = n.checked_mul(PAGE).and_then(|s| s.checked_add(PAGE)) else {
-        return error(StatusCode::NOT_FOUND, "not-found", "no such archive");
-    };
-    if end > state.node.store.size() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("archive {n} is not complete yet; see /feeds/{format}"),
-        );
-    }
-    let rendered = match state.cached_archive(format, n) {
-        Some(r) => r,
-        None => {
-            let (entries, updated) =
-                match state.node.store.entries_rev(end, PAGE as usize, |_| true) {
-                    Ok(e) => feed_entries(e.into_iter().map(|(_, s)| s)),
-                    Err(e) => return internal(e),
-                };
-            let meta = feed_meta(&state.node, format, Some(n), updated);
-            let r = match encode(format, &meta, &entries) {
-                Ok(body) => Arc::new(render(body, Some(meta.updated))),
-                Err(e) => return internal(e),
-            };
-            state.cache_archive(format, n, Arc::clone(&r));
-            r
-        }
-    };
-    conditional(&req, &state, content_type(format), &rendered, IMMUTABLE)
+    serve_archive(&req, &state, format, n, |end| {
+        let entries =
+            state.node.store.entries_rev(end, PAGE as usize, |_| true).map_err(internal)?;
+        let (entries, updated) = feed_entries(entries.into_iter().map(|(_, s)| s));
+        Ok((entries, feed_meta(&state.node, format, Some(n), updated)))
+    })
 }
 
 async fn atom_archive(

@@ -9,8 +9,6 @@
 
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -24,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::aggregate::MemberError;
-use crate::http::{self, AppState, IMMUTABLE, PAGE, SHORT, conditional, error, internal, render};
+use crate::http::{self, AppState, PAGE, SHORT, conditional, error, internal, render};
 
 /// Register the aggregator's routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -334,6 +332,8 @@ fn national_meta(
     archive: Option<u64>,
     updated: Timestamp,
 ) -> FeedMeta {
+    // `format` is the cache key (`national-atom`); the URLs use `atom` / `json`.
+    let format = format.trim_start_matches("national-");
     let base = &state.node.config.url;
     let complete = state.node.store.size() / PAGE;
     let url = |n: u64| format!("{base}/feeds/national/{format}/archive/{n}");
@@ -371,26 +371,12 @@ async fn latest(
     if !state.agg.has_roster() {
         return no_roster();
     }
-    state.node.metrics.request();
-    let size = state.node.store.size();
-    let key = if filter.is_empty() { Some(format) } else { None };
-    if let Some(r) = key.and_then(|k| state.cached(k, size)) {
-        return conditional(&req, &state, http::content_type(format), &r, SHORT);
-    }
-    let (entries, updated) =
-        match national_entries(&state, size, FILTER_SCAN, PAGE as usize, &filter) {
-            Ok(x) => x,
-            Err(resp) => return resp,
-        };
-    let meta = national_meta(&state, format, None, updated);
-    let r = match http::encode(format, &meta, &entries) {
-        Ok(body) => Arc::new(render(body, Some(updated))),
-        Err(e) => return internal(e),
-    };
-    if let Some(k) = key {
-        state.cache(k, size, Arc::clone(&r));
-    }
-    conditional(&req, &state, http::content_type(format), &r, SHORT)
+    // Only the unfiltered page is kept; filtered pages are rendered per request.
+    http::serve_latest(&req, &state, format, filter.is_empty(), |size| {
+        let (entries, updated) =
+            national_entries(&state, size, FILTER_SCAN, PAGE as usize, &filter)?;
+        Ok((entries, national_meta(&state, format, None, updated)))
+    })
 }
 
 async fn atom_latest(
@@ -418,32 +404,11 @@ async fn archive(
     if !state.agg.has_roster() {
         return no_roster();
     }
-    state.node.metrics.request();
-    let Some(end) = n.checked_mul(PAGE).and_then(|s| s.checked_add(PAGE)) else {
-        return error(StatusCode::NOT_FOUND, "not-found", "no such archive");
-    };
-    if end > state.node.store.size() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("archive {n} is not complete yet"),
-        );
-    }
-    if let Some(r) = state.cached_archive(format, n) {
-        return conditional(&req, &state, http::content_type(format), &r, IMMUTABLE);
-    }
-    let (entries, updated) =
-        match national_entries(&state, end, PAGE, PAGE as usize, &FeedFilter::default()) {
-            Ok(x) => x,
-            Err(resp) => return resp,
-        };
-    let meta = national_meta(&state, format.trim_start_matches("national-"), Some(n), updated);
-    let r = match http::encode(format, &meta, &entries) {
-        Ok(body) => Arc::new(render(body, Some(updated))),
-        Err(e) => return internal(e),
-    };
-    state.cache_archive(format, n, Arc::clone(&r));
-    conditional(&req, &state, http::content_type(format), &r, IMMUTABLE)
+    http::serve_archive(&req, &state, format, n, |end| {
+        let (entries, updated) =
+            national_entries(&state, end, PAGE, PAGE as usize, &FeedFilter::default())?;
+        Ok((entries, national_meta(&state, format, Some(n), updated)))
+    })
 }
 
 async fn atom_archive(

@@ -97,15 +97,16 @@ pub(crate) fn index_record(
     }
 }
 
-/// Index `entries` of `member` and commit (blocking: call off the async workers).
-pub(crate) fn index_batch(
+/// Index each member's `entries` and commit once (blocking: call off the async workers).
+pub(crate) fn index_batches(
     index: &SearchIndex,
     store: &Store,
-    member: &NodeId,
-    entries: &[SignedRecord],
+    batches: &[(NodeId, Vec<SignedRecord>)],
 ) -> Result<(), String> {
-    for s in entries {
-        index_record(index, store, member, s)?;
+    for (member, entries) in batches {
+        for s in entries {
+            index_record(index, store, member, s)?;
+        }
     }
     index.commit().map_err(|e| e.to_string())
 }
