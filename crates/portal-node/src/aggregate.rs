@@ -22,13 +22,13 @@ use std::time::Duration;
 
 use portal_client::client::endpoint;
 use portal_client::fetch::{AllowedOrigins, FetchPolicy, Fetcher};
+use portal_client::verify::{CheckpointFailure, PageFailure};
 use portal_client::{Client, ClientError};
-use portal_proto::checkpoint::{self, Checkpoint, SignedNote};
-use portal_proto::crypto::PublicKey;
+use portal_proto::checkpoint::{self, Checkpoint};
+use portal_proto::crypto::{PublicKey, encode_base64};
 use portal_proto::envelope::{self, SignedRecord, TrustStore, Verified};
 use portal_proto::error::Rejection;
 use portal_proto::ids::NodeId;
-use portal_proto::merkle::Hash;
 use portal_proto::record::Record;
 use portal_proto::record::{Descriptor, KeyGrant, Member, MemberStatus, RecordType, Roster};
 use portal_proto::verifier::{LogVerifier, RosterTrust, checkpoint_origin};
@@ -851,63 +851,73 @@ impl FollowTask {
         if let Ok(mut h) = self.health.lock() {
             h.member_size = page.size;
         }
-        if page.origin != self.id {
-            self.verifier = Some(verifier);
-            return Err(self.reject(
-                "wrong-origin",
-                format!("the log at {} is of {}", endpoints.log, page.origin),
-                json!({"url": endpoints.log.as_str()}),
-            ));
-        }
-        if page.size < start {
-            let evidence = json!({"url": endpoints.log.as_str(), "stored": start, "served": page.size,
-                                  "checkpoint": page.checkpoint});
-            self.verifier = Some(verifier);
-            return Err(self.reject(
-                "rollback",
-                format!(
-                    "the log shrank: {start} entries verified, the member now has {}",
-                    page.size
-                ),
-                evidence,
-            ));
-        }
-        let more = !page.is_up_to_date();
-        // Entries: CPU-bound (one signature each), off the async workers.
-        let (mut verifier, accepted, failed, note) = tokio::task::spawn_blocking(move || {
-            let mut v = verifier;
-            let mut accepted: Vec<SignedRecord> = Vec::with_capacity(page.entries.len());
-            let mut failed = None;
-            for (index, signed) in &page.entries {
-                match v.push(signed) {
-                    Ok(_) => accepted.push(signed.clone()),
-                    Err(e) => {
-                        failed = Some((*index, signed.clone(), e));
-                        break;
+        // The one verification path for log pages (shared with `portal verify`): origin,
+        // shrinking, every entry through the `LogVerifier` (off the async workers), then the
+        // page's checkpoint with its consistency proof.
+        let (verifier, verified) =
+            self.agg.client.verify_page(verifier, page, &endpoints.consistency, now()).await;
+        let page = match verified {
+            Ok(page) => page,
+            Err(PageFailure::WrongOrigin { got }) => {
+                self.verifier = Some(verifier);
+                return Err(self.reject(
+                    "wrong-origin",
+                    format!("the log at {} is of {got}", endpoints.log),
+                    json!({"url": endpoints.log.as_str()}),
+                ));
+            }
+            Err(PageFailure::Shrunk { verified, served, checkpoint }) => {
+                let evidence = json!({"url": endpoints.log.as_str(), "stored": verified,
+                                      "served": served, "checkpoint": checkpoint});
+                self.verifier = Some(verifier);
+                return Err(self.reject(
+                    "rollback",
+                    format!(
+                        "the log shrank: {verified} entries verified, the member now has {served}"
+                    ),
+                    evidence,
+                ));
+            }
+            Err(PageFailure::Entry { rejected, .. }) => {
+                // The verifier moved past what is stored: rebuild it next round. The entries
+                // before the bad one are fetched and ingested again then (up to it).
+                self.verifier = None;
+                return Err(self.entry_rejected(
+                    rejected.index,
+                    &rejected.signed,
+                    &rejected.rejection,
+                ));
+            }
+            Err(PageFailure::Checkpoint { failure, .. }) => {
+                self.verifier = None;
+                return Err(match failure {
+                    CheckpointFailure::Fetch(e) => self.client_error(e),
+                    CheckpointFailure::Rejected { rejection, note, previous, proof } => {
+                        let code = rejection.code();
+                        let message = if matches!(rejection, Rejection::InconsistentCheckpoint(_)) {
+                            format!("equivocation: {rejection}")
+                        } else {
+                            format!("checkpoint: {rejection}")
+                        };
+                        let proof: Option<Vec<String>> =
+                            proof.map(|p| p.iter().map(|h| encode_base64(h)).collect());
+                        self.reject(
+                            code,
+                            message,
+                            json!({"note": note, "previous": previous, "proof": proof}),
+                        )
                     }
-                }
+                    other => self.reject(other.code(), other.to_string(), json!({})),
+                });
             }
-            (v, accepted, failed, page.checkpoint)
-        })
-        .await
-        .map_err(|e| RoundError::Local(format!("verification task: {e}")))?;
-        if let Some((index, signed, rejection)) = failed {
-            // The verifier moved past what is stored: rebuild it next round. The entries
-            // before the bad one are fetched and ingested again then (up to it).
-            self.verifier = None;
-            return Err(self.entry_rejected(index, &signed, &rejection));
-        }
-        let vc = match accepted_note(&mut verifier, &self.agg, &endpoints, note).await {
-            Ok(vc) => vc,
-            Err(NoteError::Rejected(code, message, evidence)) => {
+            Err(other) => {
                 self.verifier = None;
-                return Err(self.reject(&code, message, evidence));
-            }
-            Err(NoteError::Fetch(e)) => {
-                self.verifier = None;
-                return Err(self.client_error(e));
+                return Err(self.reject(other.code(), other.to_string(), json!({})));
             }
         };
+        let more = page.more;
+        let accepted: Vec<SignedRecord> = page.entries.iter().map(|v| v.signed().clone()).collect();
+        let vc = (page.checkpoint.note.clone(), page.checkpoint.checkpoint.clone());
         let (note, cp) = vc;
         self.check_silence(&cp, endpoints.heartbeat);
         let cosigned = self.cosign(&note, &cp)?;
@@ -1188,60 +1198,6 @@ impl FollowTask {
             Err(e) => {
                 tracing::warn!(member = %self.id, "websub: subscribing failed: {e}; polling only")
             }
-        }
-    }
-}
-
-enum NoteError {
-    Rejected(String, String, serde_json::Value),
-    Fetch(ClientError),
-}
-
-/// Verify the member's latest checkpoint against `verifier` (fetching a consistency proof
-/// when it is ahead of the verified entries). Returns the note and its parsed body.
-async fn accepted_note(
-    verifier: &mut LogVerifier,
-    agg: &Aggregator,
-    endpoints: &Endpoints,
-    note: String,
-) -> Result<(String, Checkpoint), NoteError> {
-    let claimed = SignedNote::parse(&note)
-        .ok()
-        .and_then(|n| Checkpoint::parse_body(&n.text).ok())
-        .ok_or_else(|| {
-            NoteError::Rejected(
-                "malformed".into(),
-                "the member's checkpoint is not a signed note".into(),
-                json!({"note": note}),
-            )
-        })?;
-    let base = verifier.proof_base();
-    let proof: Option<Vec<Hash>> = if claimed.size > verifier.next_index() && base > 0 {
-        Some(
-            agg.client
-                .consistency_proof(&endpoints.consistency, base, claimed.size)
-                .await
-                .map_err(NoteError::Fetch)?,
-        )
-    } else {
-        None
-    };
-    let previous = verifier.latest_checkpoint().map(|c| c.note.clone());
-    match verifier.push_checkpoint(&note, now(), proof.as_deref()) {
-        Ok(vc) => Ok((note, vc.checkpoint)),
-        Err(rejection) => {
-            let code = rejection.code().to_owned();
-            let equivocation = matches!(rejection, Rejection::InconsistentCheckpoint(_));
-            let message = if equivocation {
-                format!("equivocation: {rejection}")
-            } else {
-                format!("checkpoint: {rejection}")
-            };
-            Err(NoteError::Rejected(
-                code,
-                message,
-                json!({"note": note, "previous": previous, "proof": proof.map(|p| p.iter().map(|h| portal_proto::crypto::encode_base64(h)).collect::<Vec<_>>())}),
-            ))
         }
     }
 }
