@@ -12,6 +12,8 @@ use portal_node::{DataDir, Node, Published};
 use portal_proto::ids::{ItemId, Lang};
 use portal_proto::record::WithdrawalState;
 
+mod verify;
+
 /// Portal Federation: signed, verifiable government information portals.
 #[derive(Parser, Debug)]
 #[command(name = "portal", version, about)]
@@ -82,6 +84,8 @@ enum Command {
         #[command(subcommand)]
         action: MemberCommand,
     },
+    /// Verify a feed, a node's log, an item or a record against the publishers' keys.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -231,6 +235,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Member { action } => member(action),
+        Command::Verify(args) => std::process::exit(verify::run(args)),
     }
 }
 
