@@ -12,6 +12,8 @@ use portal_node::{DataDir, Node, Published};
 use portal_proto::ids::{ItemId, Lang};
 use portal_proto::record::WithdrawalState;
 
+mod bundle;
+
 /// Portal Federation: signed, verifiable government information portals.
 #[derive(Parser, Debug)]
 #[command(name = "portal", version, about)]
@@ -77,6 +79,11 @@ enum Command {
         #[arg(long)]
         redirect: Option<String>,
     },
+    /// Fetch an item's evidence bundle (record, signatures, proofs, checkpoint, key history),
+    /// check it verifies, and write it to standard output or -o FILE.
+    Bundle(bundle::BundleArgs),
+    /// Verify an evidence bundle offline (exit 0 verified, 1 rejected, 2 usage, 3 unreadable).
+    Verify(bundle::VerifyArgs),
     /// The roster of a node that aggregates others (the central node, a province).
     Member {
         #[command(subcommand)]
@@ -138,7 +145,12 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    let cli = match Cli::parse().command {
+        Command::Bundle(args) => return bundle::bundle_command(args),
+        Command::Verify(args) => return bundle::verify_command(args),
+        command => Cli { command },
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -231,6 +243,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Member { action } => member(action),
+        Command::Bundle(_) | Command::Verify(_) => bail!("bundle and verify exit from main"),
     }
 }
 
