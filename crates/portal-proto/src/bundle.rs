@@ -362,7 +362,6 @@ impl Bundle {
         let mut last = None;
         for e in &self.keys.events {
             check_order(&mut last, e.index, &cp)?;
-            check_inclusion(e, &cp)?;
             let record = entry_record(e, &self.origin)?;
             let Record::KeyEvent(event) = &record else {
                 return Err(Rejection::WrongType {
@@ -371,6 +370,7 @@ impl Bundle {
                 });
             };
             envelope::check_signature(&record, &e.signed, &grants)?;
+            check_inclusion(e, &cp)?;
             verifier::check_key_event(&self.origin, &grants, event, true)?;
             verifier::apply_key_event(&mut grants, event, e.signed.kid());
         }
@@ -400,9 +400,9 @@ impl Bundle {
         let mut entries: Vec<EntryReport> = Vec::with_capacity(self.entries.len());
         for e in &self.entries {
             check_order(&mut last, e.index, &cp)?;
-            check_inclusion(e, &cp)?;
             let record = entry_record(e, &self.origin)?;
             envelope::check_signature(&record, &e.signed, &grants)?;
+            check_inclusion(e, &cp)?;
             self.check_chain(entries.last(), &record)?;
             entries.push(EntryReport {
                 index: e.index,
