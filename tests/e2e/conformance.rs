@@ -135,6 +135,16 @@ fn run_feed(v: &Value, kind: &str) -> Value {
     }
 }
 
+/// An evidence bundle (SPEC.md §11.4): parse `input`, verify it offline against `trust`.
+fn run_bundle(v: &Value) -> String {
+    let trust = trust_store(&v["trust"]);
+    let bytes = serde_json::to_vec(&v["input"]).expect("bundle serialises");
+    match portal_proto::bundle::Bundle::from_slice(&bytes) {
+        Ok(b) => outcome(b.verify(&trust)),
+        Err(e) => e.code().to_owned(),
+    }
+}
+
 #[test]
 fn every_vector_behaves_as_it_says() {
     let files = vector_files();
@@ -152,6 +162,7 @@ fn every_vector_behaves_as_it_says() {
             "record" => Value::String(run_record(&v)),
             "log" => Value::Array(run_log(&v).into_iter().map(Value::String).collect()),
             "atom" | "json-feed" => run_feed(&v, kind),
+            "bundle" => Value::String(run_bundle(&v)),
             other => panic!("{path}: unknown kind {other}"),
         };
         let expect = &v["expect"];

@@ -33,6 +33,9 @@ pub(crate) fn generate() -> BTreeMap<String, String> {
     g.records();
     g.logs();
     g.feeds();
+    for (path, v) in crate::bundle_vectors::generate() {
+        g.put(&path, v);
+    }
     g.files
 }
 
@@ -1128,7 +1131,7 @@ fn vectors_match_the_code() {
     let generated = generate();
     let dir = vectors_dir();
     if std::env::var_os("IPSP_UPDATE_VECTORS").is_some() {
-        for sub in ["records", "log", "feeds"] {
+        for sub in ["records", "log", "feeds", "bundles"] {
             let _ = std::fs::remove_dir_all(dir.join(sub));
         }
         for (path, text) in &generated {

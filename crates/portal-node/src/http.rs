@@ -188,6 +188,7 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/api/v1/proof/inclusion", web::get().to(inclusion))
         .route("/api/v1/proof/consistency", web::get().to(consistency))
         .route("/api/v1/items/{id}", web::get().to(item_json))
+        .route("/api/v1/items/{id}/bundle", web::get().to(crate::bundle::item_bundle))
         .route("/items/{id}", web::get().to(item_html))
         .route("/feeds/atom", web::get().to(atom_latest))
         .route("/feeds/json", web::get().to(json_latest))
@@ -374,7 +375,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 
-fn descriptor_record(node: &Node, agg: &Aggregator) -> Descriptor {
+pub(crate) fn descriptor_record(node: &Node, agg: &Aggregator) -> Descriptor {
     let base = &node.config.url;
     let endpoints = [
         ("atom", "/feeds/atom"),

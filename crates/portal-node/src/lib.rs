@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+mod bundle;
 pub mod config;
 pub mod draft;
 mod files;

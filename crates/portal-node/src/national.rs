@@ -32,6 +32,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/incidents", web::get().to(incidents))
         .route("/api/v1/national/log", web::get().to(national_log))
         .route("/api/v1/national/items/{id}", web::get().to(national_item))
+        .route(
+            "/api/v1/national/items/{id}/bundle",
+            web::get().to(crate::bundle::national_item_bundle),
+        )
         .route("/api/v1/national/search", web::get().to(search))
         .route("/feeds/national/atom", web::get().to(atom_latest))
         .route("/feeds/national/json", web::get().to(json_latest))

@@ -50,6 +50,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod crypto;
 pub mod envelope;

@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::crypto::KeyId;
 use crate::envelope::{self, SignedRecord, Verified};
 use crate::error::Rejection;
 use crate::ids::{Digest, ItemId, NodeId};
 use crate::merkle::{self, CompactTree, Hash};
-use crate::record::{KeyEventKind, KeyGrant, Record};
+use crate::record::{KeyEvent, KeyEventKind, KeyGrant, Record};
 use crate::time::Timestamp;
 
 /// Default freshness limit for checkpoints: one day.
@@ -246,23 +247,8 @@ impl LogVerifier {
                 Some(_) => Ok(()),
             },
             Record::KeyEvent(e) => {
-                let known = self.grants.iter().any(|g| g.kid == e.kid);
-                match e.event {
-                    KeyEventKind::Rotate if known => {
-                        Err(Rejection::Schema(vec![crate::record::FieldError::new(
-                            "kid",
-                            "rotation to a key already in use",
-                        )]))
-                    }
-                    KeyEventKind::Revoke if !known => Err(Rejection::UnknownKey {
-                        origin: self.origin.to_string(),
-                        kid: e.kid.to_string(),
-                    }),
-                    _ => {
-                        let _ = signed;
-                        Ok(())
-                    }
-                }
+                let _ = signed;
+                check_key_event(&self.origin, &self.grants, e, false)
             }
             _ => Ok(()),
         }
@@ -287,27 +273,7 @@ impl LogVerifier {
                     head.log_index = index;
                 }
             }
-            Record::KeyEvent(e) => match (e.event, &e.public_key) {
-                (KeyEventKind::Rotate, Some(pk)) => {
-                    if let Some(old) = self.grants.iter_mut().find(|g| &g.kid == signed.kid()) {
-                        old.until_index =
-                            Some(old.until_index.map_or(e.from_index, |u| u.min(e.from_index)));
-                    }
-                    self.grants.push(KeyGrant {
-                        kid: e.kid.clone(),
-                        public_key: pk.clone(),
-                        from_index: e.from_index,
-                        until_index: None,
-                        revoked_from: None,
-                    });
-                }
-                _ => {
-                    if let Some(g) = self.grants.iter_mut().find(|g| g.kid == e.kid) {
-                        g.revoked_from =
-                            Some(g.revoked_from.map_or(e.from_index, |r| r.min(e.from_index)));
-                    }
-                }
-            },
+            Record::KeyEvent(e) => apply_key_event(&mut self.grants, e, signed.kid()),
             _ => {}
         }
     }
@@ -395,6 +361,61 @@ impl LogVerifier {
     /// Parse the note and check its signature by a key valid for the checkpoint's last index.
     fn open_note(&self, note: &str) -> Result<Checkpoint, Rejection> {
         open_checkpoint_note(note, &self.origin, &self.grants)
+    }
+}
+
+/// Check a key event against the grants it will change (SPEC.md §11.2 step 3): a revocation
+/// must name a known key (`unknown-key`); a rotation must introduce a new key (`schema`),
+/// unless `allow_known` (an evidence bundle whose grants may already list the new key, from
+/// a descriptor or roster).
+pub(crate) fn check_key_event(
+    origin: &NodeId,
+    grants: &[KeyGrant],
+    e: &KeyEvent,
+    allow_known: bool,
+) -> Result<(), Rejection> {
+    let known = grants.iter().any(|g| g.kid == e.kid);
+    match e.event {
+        KeyEventKind::Rotate if known && !allow_known => {
+            Err(Rejection::Schema(vec![crate::record::FieldError::new(
+                "kid",
+                "rotation to a key already in use",
+            )]))
+        }
+        KeyEventKind::Revoke if !known => {
+            Err(Rejection::UnknownKey { origin: origin.to_string(), kid: e.kid.to_string() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Apply an accepted key event, signed by `signer`, to `grants` (SPEC.md §4.3): a rotation
+/// retires the signing key from `from_index` and grants the new key from there (narrowing its
+/// grant if it is already listed); a revocation sets `revoked_from`. Validity only narrows.
+pub(crate) fn apply_key_event(grants: &mut Vec<KeyGrant>, e: &KeyEvent, signer: &KeyId) {
+    match (e.event, &e.public_key) {
+        (KeyEventKind::Rotate, Some(pk)) => {
+            if let Some(old) = grants.iter_mut().find(|g| &g.kid == signer) {
+                old.until_index =
+                    Some(old.until_index.map_or(e.from_index, |u| u.min(e.from_index)));
+            }
+            if let Some(known) = grants.iter_mut().find(|g| g.kid == e.kid) {
+                known.from_index = known.from_index.max(e.from_index);
+            } else {
+                grants.push(KeyGrant {
+                    kid: e.kid.clone(),
+                    public_key: pk.clone(),
+                    from_index: e.from_index,
+                    until_index: None,
+                    revoked_from: None,
+                });
+            }
+        }
+        _ => {
+            if let Some(g) = grants.iter_mut().find(|g| g.kid == e.kid) {
+                g.revoked_from = Some(g.revoked_from.map_or(e.from_index, |r| r.min(e.from_index)));
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use portal_node::{DataDir, Node, Published};
 use portal_proto::ids::{ItemId, Lang};
 use portal_proto::record::WithdrawalState;
 
+mod bundle;
 mod verify;
 
 /// Portal Federation: signed, verifiable government information portals.
@@ -79,6 +80,9 @@ enum Command {
         #[arg(long)]
         redirect: Option<String>,
     },
+    /// Fetch an item's evidence bundle (record, signatures, proofs, checkpoint, key history),
+    /// check it verifies, and write it to standard output or -o FILE.
+    Bundle(bundle::BundleArgs),
     /// The roster of a node that aggregates others (the central node, a province).
     Member {
         #[command(subcommand)]
@@ -142,7 +146,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    let cli = match Cli::parse().command {
+        Command::Bundle(args) => return bundle::bundle_command(args),
+        command => Cli { command },
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -236,6 +244,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Member { action } => member(action),
         Command::Verify(args) => std::process::exit(verify::run(args)),
+        Command::Bundle(_) => unreachable!("`portal bundle` is dispatched in main"),
     }
 }
 

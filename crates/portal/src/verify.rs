@@ -666,8 +666,9 @@ async fn verify_document(
              checkpoint or an evidence bundle (for a node, give its base URL)",
         )),
         Kind::Bundle => {
-            let trust = ctx.given.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
-            report.delegated = Some(exit_status(verify_evidence_bundle(body, &trust, report.json)));
+            let values = ctx.given.as_ref().map(|(_, v)| v.clone()).unwrap_or_default();
+            let status = crate::bundle::verify_bundle(body, &values, report.json);
+            report.delegated = Some(exit_status(status));
             Ok(())
         }
         Kind::Atom | Kind::JsonFeed => {
@@ -754,16 +755,6 @@ async fn verify_document(
             verify_saved_page(ctx, report, body, &trust)
         }
     }
-}
-
-/// Hand an evidence bundle (a JSON object whose `"type"` is `"portal-evidence-bundle"`) to
-/// its own verifier, which prints its own report and chooses the exit status:
-/// `crate::bundle::verify_bundle(bytes, &trust, json) -> ExitCode`. `trust` holds the keys
-/// given with --trust (empty without). This build has no bundle verifier: the input is
-/// refused as unsupported (exit 2).
-fn verify_evidence_bundle(_bytes: &[u8], _trust: &Trust, _json: bool) -> ExitCode {
-    eprintln!("evidence bundles are not supported by this build");
-    ExitCode::from(EXIT_USAGE)
 }
 
 /// The exit status a delegated verifier chose, as a number (`ExitCode` does not say).

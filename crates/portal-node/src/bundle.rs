@@ -1,0 +1,277 @@
+//! Evidence bundles over HTTP (SPEC.md §11.4, §8): `GET /api/v1/items/{id}/bundle` on every
+//! node (its own log and latest checkpoint) and `GET /api/v1/national/items/{id}/bundle?member=`
+//! on an aggregator (the member's stored records and its latest checkpoint with this node's
+//! cosignature). Both are built with portal-proto's Merkle code and served as
+//! `application/json` attachments named `<id>.bundle`.
+
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse};
+use portal_proto::bundle::{self, Bundle, KeyHistory, ProvenEntry, Witness};
+use portal_proto::envelope::{self, SignedRecord};
+use portal_proto::ids::{ItemId, NodeId};
+use portal_proto::merkle::Hash;
+use portal_store::ItemIndex;
+use serde::Deserialize;
+
+use crate::http::{AppState, SHORT, conditional, descriptor_record, error, internal, render};
+use crate::node::Node;
+
+/// Entries read from the store at a time while scanning a log.
+const CHUNK: usize = 1000;
+
+/// Whether a log entry's bytes are a key event. Canonical JSON escapes every `"` inside a
+/// string, so this member text only occurs as the record's own `type`.
+fn is_key_event(signed: &SignedRecord) -> bool {
+    signed.bytes().windows(KEY_EVENT.len()).any(|w| w == KEY_EVENT)
+}
+const KEY_EVENT: &[u8] = b"\"type\":\"key-event\"";
+
+/// The log indices of an item's entries below `size`, in order (versions, then withdrawal).
+fn item_indices(idx: &ItemIndex, size: u64) -> Vec<u64> {
+    idx.versions.iter().copied().chain(idx.withdrawal).filter(|i| *i < size).collect()
+}
+
+/// Why no bundle was built (sent back from the blocking thread, then made a JSON error).
+enum Failure {
+    /// `404 not-found`.
+    NotFound(String),
+    /// `503 not-synced`: the aggregator cannot prove the records yet.
+    NotSynced(String),
+    /// `500`: the store failed.
+    Internal(String),
+}
+
+impl Failure {
+    fn response(self) -> HttpResponse {
+        match self {
+            Failure::NotFound(m) => not_found(m),
+            Failure::NotSynced(m) => error(StatusCode::SERVICE_UNAVAILABLE, "not-synced", m),
+            Failure::Internal(m) => internal(m),
+        }
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure::Internal(e.to_string())
+}
+
+fn not_found(what: String) -> HttpResponse {
+    error(StatusCode::NOT_FOUND, "not-found", what)
+}
+
+fn serve(req: &HttpRequest, state: &AppState, b: &Bundle) -> HttpResponse {
+    let r = render(b.to_json().into_bytes(), None);
+    let mut resp = conditional(req, state, "application/json", &r, SHORT);
+    if let Ok(v) =
+        header::HeaderValue::from_str(&format!("attachment; filename=\"{}.bundle\"", b.item))
+    {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+/// `GET /api/v1/items/{id}/bundle`: this node's item, proved against its latest checkpoint.
+pub(crate) async fn item_bundle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let Ok(id) = ItemId::new(path.as_str()) else {
+        return not_found(format!("{}: not an item id", path.as_str()));
+    };
+    let node = Arc::clone(&state.node);
+    let descriptor = match envelope::sign(&descriptor_record(&node, &state.agg), node.signer()) {
+        Ok(d) => d,
+        Err(e) => return internal(e),
+    };
+    let built = web::block(move || own_bundle(&node, id, descriptor)).await;
+    match built {
+        Ok(Ok(b)) => serve(&req, &state, &b),
+        Ok(Err(failure)) => failure.response(),
+        Err(e) => internal(e),
+    }
+}
+
+fn own_bundle(node: &Node, id: ItemId, descriptor: SignedRecord) -> Result<Bundle, Failure> {
+    let store = &node.store;
+    // The checkpoint first: everything below its size is stored, whatever is appended meanwhile.
+    let note = store
+        .checkpoint()
+        .map_err(fail)?
+        .ok_or_else(|| Failure::NotFound(format!("no item {id}")))?;
+    let size = bundle::checkpoint_of(&note).map_err(fail)?.size;
+    let idx =
+        store.item(&id).map_err(fail)?.ok_or_else(|| Failure::NotFound(format!("no item {id}")))?;
+    let indices = item_indices(&idx, size);
+    if indices.is_empty() {
+        return Err(Failure::NotFound(format!("no item {id}")));
+    }
+    let prove =
+        |i: u64, signed: SignedRecord| ProvenEntry::prove(&**store, size, i, signed).map_err(fail);
+    let mut entries = Vec::with_capacity(indices.len());
+    for i in indices {
+        let signed = store
+            .entry(i)
+            .map_err(fail)?
+            .ok_or_else(|| Failure::Internal(format!("entry {i} missing")))?;
+        entries.push(prove(i, signed)?);
+    }
+    let mut events = Vec::new();
+    let mut from = 0;
+    while from < size {
+        let chunk = store.entries(from, CHUNK.min((size - from) as usize)).map_err(fail)?;
+        if chunk.is_empty() {
+            return Err(Failure::Internal(format!("log ends at {from}, checkpoint says {size}")));
+        }
+        for (i, signed) in (from..).zip(chunk.iter()) {
+            if is_key_event(signed) {
+                events.push(prove(i, signed.clone())?);
+            }
+        }
+        from += chunk.len() as u64;
+    }
+    Ok(Bundle {
+        origin: node.config.id.clone(),
+        item: id,
+        checkpoint: note,
+        entries,
+        keys: KeyHistory { descriptor: Some(descriptor), roster: None, events },
+        witness: None,
+    })
+}
+
+/// `?member=` of the national bundle.
+#[derive(Deserialize)]
+pub(crate) struct MemberQuery {
+    member: Option<String>,
+}
+
+/// `GET /api/v1/national/items/{id}/bundle?member=ID`: a member's item, proved against the
+/// member's latest checkpoint as this node verified and cosigned it.
+pub(crate) async fn national_item_bundle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<MemberQuery>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    let Some(roster) = state.agg.roster_envelope() else {
+        return error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members");
+    };
+    let Ok(id) = ItemId::new(path.as_str()) else {
+        return not_found(format!("{}: not an item id", path.as_str()));
+    };
+    let member = match &q.member {
+        Some(m) => match NodeId::new(m) {
+            Ok(m) => m,
+            Err(e) => {
+                return error(StatusCode::BAD_REQUEST, "invalid-request", format!("member: {e}"));
+            }
+        },
+        None => {
+            let holders = match state.node.store.national_item_holders(&id) {
+                Ok(h) => h,
+                Err(e) => return internal(e),
+            };
+            match holders.as_slice() {
+                [] => return not_found(format!("no item {id}")),
+                [(m, _)] => m.clone(),
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid-request",
+                        format!("several members hold item {id}: name one with ?member="),
+                    );
+                }
+            }
+        }
+    };
+    let node = Arc::clone(&state.node);
+    let descriptor = match envelope::sign(&descriptor_record(&node, &state.agg), node.signer()) {
+        Ok(d) => d,
+        Err(e) => return internal(e),
+    };
+    let built = web::block(move || member_bundle(&node, member, id, descriptor, roster)).await;
+    match built {
+        Ok(Ok(b)) => serve(&req, &state, &b),
+        Ok(Err(failure)) => failure.response(),
+        Err(e) => internal(e),
+    }
+}
+
+fn member_bundle(
+    node: &Node,
+    member: NodeId,
+    id: ItemId,
+    descriptor: SignedRecord,
+    roster: SignedRecord,
+) -> Result<Bundle, Failure> {
+    let store = &node.store;
+    let idx = store
+        .national_item(&member, &id)
+        .map_err(fail)?
+        .ok_or_else(|| Failure::NotFound(format!("{member} has no item {id} here")))?;
+    let cursor = store.member_cursor(&member).map_err(fail)?;
+    let unavailable = Failure::NotSynced;
+    let Some(note) = cursor.cosigned else {
+        return Err(unavailable(format!(
+            "this node holds no checkpoint of {member} that it cosigned (its records reached it \
+             through another aggregator); ask {member} or that aggregator"
+        )));
+    };
+    let size = bundle::checkpoint_of(&note).map_err(fail)?.size;
+    if size > cursor.size {
+        return Err(unavailable(format!(
+            "the latest checkpoint of {member} (size {size}) is ahead of the {} records stored; \
+             retry after the next sync",
+            cursor.size
+        )));
+    }
+    // The member's leaves up to the checkpoint, and its key events among them.
+    let mut leaves: Vec<Hash> = Vec::with_capacity(size as usize);
+    let mut key_events = Vec::new();
+    while (leaves.len() as u64) < size {
+        let from = leaves.len() as u64;
+        let chunk =
+            store.member_entries(&member, from, CHUNK.min((size - from) as usize)).map_err(fail)?;
+        if chunk.is_empty() {
+            return Err(Failure::Internal(format!("{member}'s stored log ends at {from}")));
+        }
+        for (i, signed) in (from..).zip(chunk) {
+            leaves.push(signed.leaf_hash());
+            if is_key_event(&signed) {
+                key_events.push((i, signed));
+            }
+        }
+    }
+    let prove = |i: u64, signed: SignedRecord| {
+        ProvenEntry::prove(leaves.as_slice(), size, i, signed).map_err(fail)
+    };
+    let mut entries = Vec::new();
+    for i in item_indices(&idx, size) {
+        let signed = store
+            .member_entry(&member, i)
+            .map_err(fail)?
+            .ok_or_else(|| Failure::Internal(format!("{member}'s entry {i} missing")))?;
+        entries.push(prove(i, signed)?);
+    }
+    if entries.is_empty() {
+        return Err(Failure::NotFound(format!("{member} has no item {id} here")));
+    }
+    let events = key_events.into_iter().map(|(i, s)| prove(i, s)).collect::<Result<_, _>>()?;
+    Ok(Bundle {
+        origin: member,
+        item: id,
+        checkpoint: note,
+        entries,
+        keys: KeyHistory { descriptor: None, roster: Some(roster), events },
+        witness: Some(Witness { origin: node.config.id.clone(), descriptor }),
+    })
+}
