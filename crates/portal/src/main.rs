@@ -12,6 +12,8 @@ use portal_node::{DataDir, Node, Published};
 use portal_proto::ids::{ItemId, Lang};
 use portal_proto::record::WithdrawalState;
 
+mod demo;
+
 /// Portal Federation: signed, verifiable government information portals.
 #[derive(Parser, Debug)]
 #[command(name = "portal", version, about)]
@@ -76,6 +78,18 @@ enum Command {
         /// Where readers go instead (with --state redirected).
         #[arg(long)]
         redirect: Option<String>,
+    },
+    /// Run a demo federation on 127.0.0.1: a central node and three ministries, seeded with
+    /// bilingual content, until Ctrl-C.
+    Demo {
+        /// Keep the demo in this directory (restarted without re-seeding when it holds one);
+        /// default: a temporary directory removed on exit.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The central's port; the ministries take the next three (default 8080). 0 picks free
+        /// ports.
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// The roster of a node that aggregates others (the central node, a province).
     Member {
@@ -230,6 +244,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Demo { data, port } => demo::run(data, port),
         Command::Member { action } => member(action),
     }
 }
