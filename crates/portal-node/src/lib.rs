@@ -123,6 +123,17 @@ pub fn local_token(dir: &DataDir) -> Option<String> {
 /// Serve `node` on `listen` until Ctrl-C or SIGTERM; heartbeat checkpoints and run the WebSub
 /// hub meanwhile.
 pub async fn serve(node: Arc<Node>, listen: &str, workers: Option<usize>) -> std::io::Result<()> {
+    serve_until(node, listen, workers, std::future::pending()).await
+}
+
+/// [`serve`], also stopping gracefully when `stop` completes: for several nodes in one process
+/// (`portal demo`), where one failing must stop the others.
+pub async fn serve_until(
+    node: Arc<Node>,
+    listen: &str,
+    workers: Option<usize>,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let extra: Vec<String> = local_token(&node.dir).into_iter().collect();
     let agg = aggregate::Aggregator::new(Arc::clone(&node)).map_err(std::io::Error::other)?;
     let state =
@@ -163,7 +174,16 @@ pub async fn serve(node: Arc<Node>, listen: &str, workers: Option<usize>) -> std
         }
     });
     // actix-web stops gracefully on SIGINT and SIGTERM (in-flight requests finish).
-    let result = server.run().await;
+    let server = server.run();
+    let handle = server.handle();
+    let mut server = std::pin::pin!(server);
+    let result = tokio::select! {
+        result = &mut server => result,
+        () = stop => {
+            handle.stop(true).await;
+            server.await
+        }
+    };
     agg.stop();
     heartbeat.abort();
     drop(hub_tasks);

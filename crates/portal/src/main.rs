@@ -14,6 +14,7 @@ use portal_proto::record::WithdrawalState;
 
 mod bundle;
 mod verify;
+mod demo;
 
 /// Portal Federation: signed, verifiable government information portals.
 #[derive(Parser, Debug)]
@@ -83,6 +84,18 @@ enum Command {
     /// Fetch an item's evidence bundle (record, signatures, proofs, checkpoint, key history),
     /// check it verifies, and write it to standard output or -o FILE.
     Bundle(bundle::BundleArgs),
+    /// Run a demo federation on 127.0.0.1: a central node and three ministries, seeded with
+    /// bilingual content, until Ctrl-C.
+    Demo {
+        /// Keep the demo in this directory (restarted without re-seeding when it holds one);
+        /// default: a temporary directory removed on exit.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The central's port; the ministries take the next three (default 8080). 0 picks free
+        /// ports.
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// The roster of a node that aggregates others (the central node, a province).
     Member {
         #[command(subcommand)]
@@ -242,6 +255,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Demo { data, port } => demo::run(data, port),
         Command::Member { action } => member(action),
         Command::Verify(args) => std::process::exit(verify::run(args)),
         Command::Bundle(_) => unreachable!("`portal bundle` is dispatched in main"),
