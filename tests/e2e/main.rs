@@ -9,6 +9,7 @@ mod federation;
 mod feed_readers;
 mod fixtures;
 mod node;
+mod restore;
 mod spec;
 mod vectors;
 mod websub;
