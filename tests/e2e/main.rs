@@ -10,6 +10,7 @@ mod federation;
 mod feed_readers;
 mod fixtures;
 mod node;
+mod restore;
 mod spec;
 mod vectors;
 mod websub;

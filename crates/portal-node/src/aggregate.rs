@@ -734,7 +734,10 @@ impl FollowTask {
         }
     }
 
-    async fn endpoints(&mut self) -> Result<Endpoints, RoundError> {
+    /// The member's endpoints from its descriptor, verified against `grants`: the member's keys
+    /// as its log has them so far (a rotation's key event grants the key that signs the
+    /// descriptor afterwards, SPEC.md §4.3, so no re-pinning is needed).
+    async fn endpoints(&mut self, grants: &[KeyGrant]) -> Result<Endpoints, RoundError> {
         if let Some(e) = &self.endpoints
             && unix_now().saturating_sub(self.endpoints_at) < DESCRIPTOR_TTL
         {
@@ -747,13 +750,21 @@ impl FollowTask {
         let base = Url::parse(&member.url)
             .map_err(|e| RoundError::Local(format!("roster URL {}: {e}", member.url)))?;
         let mut trust = TrustStore::new();
-        trust.set(member.id.clone(), member.keys.clone());
-        let d: Verified<Descriptor> = self
-            .agg
-            .client
-            .descriptor_pinned(&base, &trust)
-            .await
-            .map_err(|e| self.client_error(e))?;
+        trust.set(member.id.clone(), grants.to_vec());
+        let d: Verified<Descriptor> = match self.agg.client.descriptor_pinned(&base, &trust).await {
+            Ok(d) => d,
+            // Signed by a key the log has not granted yet: the member rotated and its key
+            // event is not ingested yet. Its log, verified entry by entry, says the rest.
+            Err(e)
+                if matches!(e.code(), "unknown-key" | "revoked-key")
+                    && self.endpoints.is_some() =>
+            {
+                tracing::debug!(member = %self.id, "descriptor: {e}; keeping the known endpoints");
+                self.endpoints_at = unix_now();
+                return self.endpoints.clone().ok_or_else(|| RoundError::Local("endpoints".into()));
+            }
+            Err(e) => return Err(self.client_error(e)),
+        };
         let d = d.record();
         if d.origin != self.id {
             return Err(self.reject(
@@ -825,9 +836,15 @@ impl FollowTask {
     }
 
     async fn sync(&mut self) -> Result<bool, RoundError> {
-        let endpoints = self.endpoints().await?;
-        self.ensure_push(&endpoints).await;
         let verifier = self.verifier()?;
+        let endpoints = match self.endpoints(verifier.grants()).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.verifier = Some(verifier);
+                return Err(e);
+            }
+        };
+        self.ensure_push(&endpoints).await;
         let start = verifier.next_index();
         let page_size = self.agg.node.config.aggregator.page_size.clamp(1, 1000);
         let fetched = match &endpoints.national {

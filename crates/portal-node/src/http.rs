@@ -18,7 +18,7 @@ use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::feed::{self, ArchiveLinks, FeedMeta};
 use portal_proto::ids::{Digest, ItemId};
 use portal_proto::merkle;
-use portal_proto::record::{Descriptor, KeyGrant, Record, RecordType};
+use portal_proto::record::{Descriptor, Record, RecordType};
 use portal_proto::time::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
@@ -397,7 +397,7 @@ pub(crate) fn descriptor_record(node: &Node, agg: &Aggregator) -> Descriptor {
         origin: node.config.id.clone(),
         name: node.config.name.clone(),
         url: base.clone(),
-        keys: vec![KeyGrant::pinned(node.signer().public_key())],
+        keys: node.key_history().to_vec(),
         endpoints,
         heartbeat: node.config.heartbeat_seconds,
         log_size: node.store.size(),

@@ -29,6 +29,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/roster", web::get().to(roster))
         .route("/api/v1/members", web::get().to(members))
         .route("/api/v1/members/{id}/checkpoint", web::get().to(witness))
+        .route("/api/v1/members/{id}/log", web::get().to(crate::mirror::member_log))
         .route("/api/v1/incidents", web::get().to(incidents))
         .route("/api/v1/national/log", web::get().to(national_log))
         .route("/api/v1/national/items/{id}", web::get().to(national_item))
@@ -656,9 +657,10 @@ async fn callback_deliver(
 }
 
 /// The names of the aggregator's endpoints in the descriptor (SPEC.md §8).
-pub(crate) const ENDPOINTS: [(&str, &str); 5] = [
+pub(crate) const ENDPOINTS: [(&str, &str); 6] = [
     ("roster", "/api/v1/roster"),
     ("witness", "/api/v1/members/{id}/checkpoint"),
+    ("member-log", "/api/v1/members/{id}/log"),
     ("national-log", "/api/v1/national/log"),
     ("national-atom", "/feeds/national/atom"),
     ("national-json-feed", "/feeds/national/json"),

@@ -24,7 +24,8 @@ use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::ids::NodeId;
 use portal_proto::ids::{Digest, ItemId};
 use portal_proto::record::{
-    CheckpointRef, FieldError, ItemVersion, Receipt, Record, RecordType, Validate, Withdrawal,
+    CheckpointRef, FieldError, ItemVersion, KeyGrant, Receipt, Record, RecordType, Validate,
+    Withdrawal,
 };
 use portal_proto::time::Timestamp;
 use portal_proto::verifier::checkpoint_origin;
@@ -154,6 +155,8 @@ pub struct Node {
     /// Public counters.
     pub metrics: Arc<Metrics>,
     signer: Signer,
+    /// Every key grant the node has used (`keys/history.json`; see [`crate::keys`]).
+    history: Vec<KeyGrant>,
     jobs: SyncSender<Job>,
     refusal: Arc<Mutex<Option<String>>>,
     /// The log size after the latest durable commit (the WebSub hub listens).
@@ -183,7 +186,7 @@ pub enum OpenError {
     Store(#[from] portal_store::StoreError),
 }
 
-fn file_error(path: &std::path::Path, reason: impl ToString) -> OpenError {
+pub(crate) fn file_error(path: &std::path::Path, reason: impl ToString) -> OpenError {
     OpenError::File { path: path.display().to_string(), reason: reason.to_string() }
 }
 
@@ -203,6 +206,20 @@ pub fn load_config(dir: &DataDir) -> Result<NodeConfig, OpenError> {
     toml::from_str(&text).map_err(|e| file_error(&path, e))
 }
 
+/// The signing journal: the first index and the exact entries of the last batch this node's
+/// key signed (`None` if it never signed one). `portal restore` reads it.
+pub fn signing_journal(dir: &DataDir) -> Result<Option<(u64, Vec<SignedRecord>)>, OpenError> {
+    let path = dir.journal();
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let j: Journal = serde_json::from_slice(&bytes).map_err(|e| file_error(&path, e))?;
+            Ok(Some((j.start, j.entries)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(file_error(&path, e)),
+    }
+}
+
 /// Read the signing key.
 pub fn load_signer(dir: &DataDir) -> Result<Signer, OpenError> {
     let path = dir.key();
@@ -218,13 +235,23 @@ impl Node {
     pub fn open(dir: DataDir) -> Result<Arc<Node>, OpenError> {
         let config = load_config(&dir)?;
         let signer = load_signer(&dir)?;
+        let history = crate::keys::history(&dir)?;
         let store = Arc::new(Store::open(&dir.store())?);
         let refusal = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::sync_channel(1024);
         let metrics = Arc::new(Metrics::default());
         let commits = watch::Sender::new(store.size());
-        let node =
-            Arc::new(Node { config, dir, store, metrics, signer, jobs: tx, refusal, commits });
+        let node = Arc::new(Node {
+            config,
+            dir,
+            store,
+            metrics,
+            signer,
+            history,
+            jobs: tx,
+            refusal,
+            commits,
+        });
         node.recover()?;
         if node.store.checkpoint()?.is_none() {
             // A fresh node signs the checkpoint of its empty log.
@@ -312,10 +339,37 @@ impl Node {
         &self.signer
     }
 
+    /// Every key grant this node has used, oldest first (the descriptor lists them).
+    pub fn key_history(&self) -> &[KeyGrant] {
+        &self.history
+    }
+
+    /// A checkpoint note of this log, signed by the key valid at index `size − 1` (the current
+    /// key, or the one retired by a rotation until the next entry is appended).
     fn sign_checkpoint(&self, size: u64, root: [u8; 32]) -> Result<String, OpenError> {
         let origin = checkpoint_origin(&self.config.id);
         let cp = Checkpoint::with_time(origin.clone(), size, root, now().unix());
-        sign_checkpoint(&cp, &origin, &self.signer).map_err(|e| file_error(self.dir.root(), e))
+        let signer = crate::keys::checkpoint_signer(&self.dir, &self.signer, &self.history, size)?;
+        sign_checkpoint(&cp, &origin, &signer).map_err(|e| file_error(self.dir.root(), e))
+    }
+
+    /// Sign `record` (one of this node's own log entries, its `log_index` the next index) with
+    /// the current key, journal it and store it with a fresh checkpoint, as the sequencer does
+    /// for a batch of one. Returns its index. For `portal key rotate`, which runs on a stopped
+    /// node: nothing else may be appending meanwhile.
+    pub(crate) fn append_own(&self, record: Record) -> Result<u64, String> {
+        let start = self.store.size();
+        if record.log_index() != Some(start) {
+            return Err(format!("the record is not for the next index {start}"));
+        }
+        let signed = match &record {
+            Record::KeyEvent(e) => envelope::sign(e, &self.signer),
+            other => return Err(format!("not a record this path signs: {}", other.record_type())),
+        }
+        .map_err(|e| e.to_string())?;
+        self.persist(start, &[Accepted { record, signed, ack: None }], Vec::new())?;
+        self.commits.send_replace(self.store.size());
+        Ok(start)
     }
 
     /// Submit a draft; resolves when it is durable (or refused).

@@ -123,7 +123,7 @@ impl Store {
         members: &[MemberBatch<'_>],
         checkpoint: &str,
     ) -> Result<u64> {
-        self.append_with(receipts, checkpoint, |batch| {
+        self.append_with(receipts, Some(checkpoint), |batch| {
             for m in members {
                 let cursor = self.member_cursor(m.member)?;
                 if m.start != cursor.size {

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod federation;
+mod import;
 
 use std::fmt;
 use std::path::Path;
@@ -287,14 +288,14 @@ impl Store {
     /// The item index is maintained here from the records; their validity (signature, version
     /// chain) is the caller's responsibility.
     pub fn append(&self, entries: &[Append<'_>], checkpoint: &str) -> Result<u64> {
-        self.append_with(entries, checkpoint, |_| Ok(()))
+        self.append_with(entries, Some(checkpoint), |_| Ok(()))
     }
 
     /// [`Store::append`], with further writes from `extra` in the same atomic batch.
     fn append_with(
         &self,
         entries: &[Append<'_>],
-        checkpoint: &str,
+        checkpoint: Option<&str>,
         extra: impl FnOnce(&mut sled::Batch) -> Result<()>,
     ) -> Result<u64> {
         let _writer = self.writer.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))?;
@@ -335,7 +336,9 @@ impl Store {
         extra(&mut batch)?;
         let end = start + entries.len() as u64;
         batch.insert(META_SIZE, &end.to_be_bytes());
-        batch.insert(META_CHECKPOINT, checkpoint.as_bytes());
+        if let Some(checkpoint) = checkpoint {
+            batch.insert(META_CHECKPOINT, checkpoint.as_bytes());
+        }
         self.db.apply_batch(batch)?;
         self.db.flush()?;
         *self.tree.lock().map_err(|_| StoreError::Corrupt("poisoned".into()))? = tree;

@@ -13,8 +13,10 @@ use portal_proto::ids::{ItemId, Lang};
 use portal_proto::record::WithdrawalState;
 
 mod bundle;
-mod verify;
 mod demo;
+mod key;
+mod restore;
+mod verify;
 
 /// Portal Federation: signed, verifiable government information portals.
 #[derive(Parser, Debug)]
@@ -95,6 +97,30 @@ enum Command {
         /// ports.
         #[arg(long)]
         port: Option<u16>,
+    },
+    /// Give a stopped node back the log entries its store lost, from the central node's copy
+    /// (verified against this node's own keys; nothing is signed again). See deploy/RUNBOOK.md.
+    Restore {
+        /// The node's data directory (keys and config must be there).
+        #[arg(long)]
+        data: PathBuf,
+        /// The central node's base URL, e.g. https://portal.gov.vn.
+        #[arg(long)]
+        from: String,
+        /// The node's id on the central node (default: this node's id).
+        #[arg(long)]
+        member: Option<String>,
+        /// Allow a central node on a loopback or private address (test federations only).
+        #[arg(long)]
+        allow_private: bool,
+        /// Entries per request (1-1000).
+        #[arg(long, default_value_t = 1000)]
+        page_size: u32,
+    },
+    /// The node's signing key: rotate it (on a stopped node).
+    Key {
+        #[command(subcommand)]
+        action: key::KeyCommand,
     },
     /// The roster of a node that aggregates others (the central node, a province).
     Member {
@@ -259,6 +285,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Member { action } => member(action),
         Command::Verify(args) => std::process::exit(verify::run(args)),
         Command::Bundle(_) => unreachable!("`portal bundle` is dispatched in main"),
+        Command::Restore { data, from, member, allow_private, page_size } => {
+            restore::run(restore::Restore { data, from, member, allow_private, page_size })
+        }
+        Command::Key { action } => key::run(action),
     }
 }
 

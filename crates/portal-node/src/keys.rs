@@ -1,0 +1,225 @@
+//! The node's keys over time (SPEC.md §4.3, §5.4, §13): which key signs now, which keys signed
+//! before, and key rotation.
+//!
+//! ```text
+//! DATA/keys/node.key              the current signing seed (hex, 0600)
+//! DATA/keys/history.json          every key grant the node has used, oldest first (after a
+//!                                 rotation; absent: the one key of node.key, from index 0)
+//! DATA/keys/retired/<kid>.key     the seeds of retired keys (0600), kept, never deleted
+//! ```
+//!
+//! A rotation (`portal key rotate`, on a stopped node) appends a `key-event` record signed by
+//! the current key K at index n, granting the new key from index n + 1 (K's grant gets
+//! `until_index = n + 1`), stores it with a checkpoint of size n + 1 signed by K (the key valid
+//! at index n), and only then makes the new key current. Until the next entry is appended the
+//! node's heartbeat checkpoints still cover index n, so they are signed by K, read from
+//! `retired/`; that is why a retired seed is kept. The log itself tells every verifier about
+//! the new key: nobody re-pins anything.
+
+use std::path::PathBuf;
+
+use portal_proto::crypto::{PublicKey, Signer};
+use portal_proto::envelope;
+use portal_proto::ids::Digest;
+use portal_proto::record::{KeyEvent, KeyEventKind, KeyGrant, Record, RecordType, Validate};
+
+use crate::config::DataDir;
+use crate::files;
+use crate::node::{OpenError, file_error, load_signer, now};
+
+/// `DATA/keys/history.json`.
+pub fn history_path(dir: &DataDir) -> PathBuf {
+    dir.keys().join("history.json")
+}
+
+/// `DATA/keys/retired/<kid>.key`.
+pub fn retired_path(dir: &DataDir, kid: &str) -> PathBuf {
+    dir.keys().join("retired").join(format!("{kid}.key"))
+}
+
+/// Every key grant the node has used, oldest first; the last is the current key's.
+///
+/// Without `keys/history.json` (a node that never rotated) it is the one grant of
+/// `keys/node.key` from index 0. Checked: the current key must be the last grant, open-ended.
+pub fn history(dir: &DataDir) -> Result<Vec<KeyGrant>, OpenError> {
+    let current = load_signer(dir)?.public_key();
+    let path = history_path(dir);
+    let grants: Vec<KeyGrant> = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| file_error(&path, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(vec![KeyGrant::pinned(current)]);
+        }
+        Err(e) => return Err(file_error(&path, e)),
+    };
+    match grants.last() {
+        Some(g) if g.public_key == current && g.until_index.is_none() => Ok(grants),
+        _ => Err(file_error(
+            &path,
+            format!(
+                "its last grant is not the current key {} of {}, valid with no end",
+                current.key_id(),
+                dir.key().display()
+            ),
+        )),
+    }
+}
+
+/// The grants a verifier of this node's log starts from: the keys valid from index 0, without
+/// the ends that later key events in the log give them (a verifier learns those from the log).
+pub fn initial_grants(history: &[KeyGrant]) -> Vec<KeyGrant> {
+    history
+        .iter()
+        .filter(|g| g.from_index == 0)
+        .map(|g| KeyGrant { until_index: None, revoked_from: None, ..g.clone() })
+        .collect()
+}
+
+/// The signer for a checkpoint of `size` entries: the key valid at index `size − 1` (SPEC.md
+/// §7): the current key, or a retired one for the checkpoint right after a rotation.
+pub fn checkpoint_signer(
+    dir: &DataDir,
+    current: &Signer,
+    history: &[KeyGrant],
+    size: u64,
+) -> Result<Signer, OpenError> {
+    let index = size.saturating_sub(1);
+    let pk = current.public_key();
+    let Some(grant) = history.iter().rev().find(|g| g.status_at(index).refusal().is_none()) else {
+        return Ok(current.clone());
+    };
+    if grant.public_key == pk {
+        return Ok(current.clone());
+    }
+    let path = retired_path(dir, &grant.kid.to_string());
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        file_error(&path, format!("the key valid at index {index} is needed to sign: {e}"))
+    })?;
+    let seed = Digest::new(text.trim())
+        .map_err(|_| file_error(&path, "not a 64-hex-digit Ed25519 seed"))?;
+    let signer = Signer::from_seed(seed.to_bytes());
+    if signer.public_key() != grant.public_key {
+        return Err(file_error(&path, format!("this seed is not key {}", grant.kid)));
+    }
+    Ok(signer)
+}
+
+/// What a rotation did.
+#[derive(Clone, Debug)]
+pub struct Rotated {
+    /// Log index of the key event.
+    pub log_index: u64,
+    /// The retired key.
+    pub old: PublicKey,
+    /// The new current key, valid from `log_index + 1`.
+    pub new: PublicKey,
+    /// Where the retired seed is kept.
+    pub retired_seed: PathBuf,
+}
+
+/// Why a rotation did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    /// The node could not be opened (running, or a damaged data directory).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The node refuses to sign (its store is behind its signing journal).
+    #[error("the node refuses to sign, so it cannot rotate: {0}")]
+    Refused(String),
+    /// Writing the event or the keys failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Rotate the node's key (see the module documentation). The node must be stopped: the store
+/// is opened here, and a running server's lock makes this fail with `Store(Locked)`.
+///
+/// Order, so that a crash at any point leaves a node that starts and signs correctly: the new
+/// seed is written first (`keys/next.key`), then the key event is signed, journaled and stored
+/// by the node's own sequencer path, then the old seed is copied to `retired/`, the history is
+/// written, and last `next.key` replaces `node.key`. A rerun after a crash before the last
+/// step resumes from the stored key event instead of signing another.
+pub fn rotate(dir: &DataDir, reason: &str) -> Result<Rotated, RotateError> {
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| RotateError::Failed(format!("{what}: {e}"));
+    let node = crate::Node::open(dir.clone())?;
+    if let Some(reason) = node.refusal() {
+        return Err(RotateError::Refused(reason));
+    }
+    let history = history(dir)?;
+    let old = node.signer().clone();
+    let next_path = dir.keys().join("next.key");
+    // Resume: a stored key event of ours naming the seed in next.key.
+    let pending = match std::fs::read_to_string(&next_path) {
+        Ok(t) => Some(
+            Digest::new(t.trim())
+                .map(|d| Signer::from_seed(d.to_bytes()))
+                .map_err(|_| failed(&next_path.display().to_string(), &"not a seed"))?,
+        ),
+        Err(_) => None,
+    };
+    let mut event_index = None;
+    if let Some(next) = &pending
+        && let Some(last) = node.store.size().checked_sub(1)
+        && let Some(signed) = node.store.entry(last).map_err(|e| failed("store", &e))?
+        && let Ok(Record::KeyEvent(e)) = envelope::parse_record(signed.bytes())
+        && e.public_key.as_ref() == Some(&next.public_key())
+    {
+        event_index = Some(last);
+    }
+    let new = match pending {
+        Some(s) => s,
+        None => {
+            let seed: [u8; 32] = rand::random();
+            files::replace_private(
+                &next_path,
+                format!("{}\n", Digest::from_bytes(&seed)).as_bytes(),
+            )
+            .map_err(|e| failed(&next_path.display().to_string(), &e))?;
+            Signer::from_seed(seed)
+        }
+    };
+    let log_index = match event_index {
+        Some(i) => i,
+        None => {
+            let index = node.store.size();
+            let pk = new.public_key();
+            let event = KeyEvent {
+                ipsp: 1,
+                record_type: RecordType::KeyEvent,
+                origin: node.config.id.clone(),
+                log_index: index,
+                event: KeyEventKind::Rotate,
+                kid: pk.key_id(),
+                public_key: Some(pk),
+                from_index: index + 1,
+                reason: reason.trim().to_owned(),
+                time: now(),
+            };
+            event.validate().map_err(|e| {
+                RotateError::Failed(format!(
+                    "key event: {}",
+                    e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                ))
+            })?;
+            node.append_own(Record::KeyEvent(event)).map_err(|e| failed("key event", &e))?
+        }
+    };
+    let retired = retired_path(dir, &old.public_key().key_id().to_string());
+    let seed_text = std::fs::read(dir.key()).map_err(|e| failed("keys/node.key", &e))?;
+    if let Some(parent) = retired.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| failed("keys/retired", &e))?;
+    }
+    files::replace_private(&retired, &seed_text)
+        .map_err(|e| failed(&retired.display().to_string(), &e))?;
+    let mut grants = history;
+    if let Some(g) = grants.last_mut() {
+        g.until_index = Some(log_index + 1);
+    }
+    grants.push(KeyGrant { from_index: log_index + 1, ..KeyGrant::pinned(new.public_key()) });
+    let json = serde_json::to_vec_pretty(&grants).map_err(|e| failed("history", &e))?;
+    files::replace_private(&history_path(dir), &json)
+        .map_err(|e| failed("keys/history.json", &e))?;
+    std::fs::rename(&next_path, dir.key()).map_err(|e| failed("keys/node.key", &e))?;
+    Ok(Rotated { log_index, old: old.public_key(), new: new.public_key(), retired_seed: retired })
+}

@@ -1,0 +1,86 @@
+//! The aggregator's mirror of a member's log (SPEC.md §8, `member-log`):
+//! `GET /api/v1/members/{id}/log?after=N&limit=L`.
+//!
+//! The same page as a node's own `log`, built from what this aggregator stored while following
+//! the member: the member's entries exactly as the member signed them (the bytes, key ids and
+//! signatures are stored verbatim), and as `checkpoint` the member's latest accepted checkpoint
+//! note with this node's cosignature line (the `witness`). A reader verifies it against the
+//! member's keys alone; this is what `portal restore` reads to give a ministry back a lost log
+//! without signing any index again.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portal_proto::ids::NodeId;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::{AppState, SHORT, conditional, error, internal, render};
+
+/// Most entries per page (SPEC.md §12), and the default.
+const MAX_LIMIT: u64 = 1000;
+const DEFAULT_LIMIT: u64 = 100;
+
+#[derive(Deserialize)]
+pub(crate) struct MirrorQuery {
+    after: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// `GET /api/v1/members/{id}/log`: see the module documentation. `404 not-an-aggregator` on a
+/// node without members, `404 not-found` for a node whose records are not stored here.
+pub(crate) async fn member_log(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<MirrorQuery>,
+) -> HttpResponse {
+    state.node.metrics.request();
+    if !state.agg.has_roster() {
+        return error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members");
+    }
+    let Ok(id) = NodeId::new(path.as_str()) else {
+        return error(StatusCode::NOT_FOUND, "not-found", format!("{path}: not a node id"));
+    };
+    let store = &state.node.store;
+    let cursor = match store.member_cursor(&id) {
+        Ok(c) => c,
+        Err(e) => return internal(e),
+    };
+    if cursor.size == 0 && cursor.checkpoint.is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no log of {id} is stored on this node"),
+        );
+    }
+    let size = cursor.size;
+    let start = q.after.unwrap_or(0).min(size);
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let entries = match store.member_entries(&id, start, limit as usize) {
+        Ok(e) => e,
+        Err(e) => return internal(e),
+    };
+    let end = start + entries.len() as u64;
+    if end < size && entries.len() < limit as usize {
+        return internal(format!("the stored log of {id} ends at {end}, its cursor says {size}"));
+    }
+    let mut body = json!({
+        "origin": id,
+        "start": start,
+        "size": size,
+        "entries": entries.iter().zip(start..).map(|(s, i)| json!({
+            "index": i, "kid": s.kid(), "record": s.record_base64(), "sig": s.sig_base64()}))
+            .collect::<Vec<_>>(),
+        // Relayed origins (records reaching this node through an aggregating member) have no
+        // checkpoint of their own here: "" then, as for a node without one.
+        "checkpoint": cursor.cosigned.or(cursor.checkpoint).unwrap_or_default(),
+    });
+    if end < size {
+        body["next"] = json!(format!(
+            "{}/api/v1/members/{id}/log?after={end}&limit={limit}",
+            state.node.config.url
+        ));
+    }
+    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
+    conditional(&req, &state, "application/json", &r, SHORT)
+}
