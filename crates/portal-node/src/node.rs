@@ -218,7 +218,7 @@ impl Node {
     pub fn open(dir: DataDir) -> Result<Arc<Node>, OpenError> {
         let config = load_config(&dir)?;
         let signer = load_signer(&dir)?;
-        let store = Arc::new(Store::open(&dir.store())?);
+        let store = Arc::new(Store::open_with(&dir.store(), config.store.options())?);
         let refusal = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::sync_channel(1024);
         let metrics = Arc::new(Metrics::default());
