@@ -2,8 +2,8 @@
 //!
 //! - `cargo xtask ci`       — what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
 //! - `cargo xtask vectors`  — regenerate `proto-spec/vectors/` from the code (review the diff!).
-//! - `cargo xtask bench [proto] [node] [federation] [--seconds N] [--json PATH]` — build in
-//!   release mode and print the benchmark table (all three suites by default; see
+//! - `cargo xtask bench [SUITE…] [--seconds N] [--json PATH]` — build in release mode and print
+//!   the benchmark table (every suite by default; `portal-bench --help` lists them; see
 //!   docs/benchmarks.md). Honours `CARGO_TARGET_DIR`: cargo names the executables it built.
 
 use std::path::PathBuf;
@@ -97,8 +97,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | vectors | bench [proto] [node] [federation] [--seconds N] \
-                 [--json PATH]"
+                "usage: cargo xtask ci | vectors | bench [SUITE…] [--seconds N] [--json PATH]"
             );
             return ExitCode::from(2);
         }
