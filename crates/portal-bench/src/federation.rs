@@ -219,7 +219,7 @@ type Generated = (FakeMember, RawSet);
 
 /// Member `k` on `port`: `records` signed items; the raw reference set is kept only when
 /// `keep_raw` (a million signing inputs would double the harness's memory for nothing).
-fn fake_member(
+pub(crate) fn fake_member(
     k: usize,
     port: u16,
     now: u64,
@@ -313,7 +313,12 @@ fn error_body(code: &str, message: &str) -> Vec<u8> {
 
 impl FakeMember {
     /// (status, content type, body) for a request.
-    fn respond(&self, method: &str, target: &str) -> (u16, &'static str, Vec<u8>) {
+    /// The member's id.
+    pub(crate) fn id_str(&self) -> &str {
+        self.id.as_str()
+    }
+
+    pub(crate) fn respond(&self, method: &str, target: &str) -> (u16, &'static str, Vec<u8>) {
         const JSON: &str = "application/json";
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let q = |name: &str| {
@@ -573,7 +578,7 @@ pub(crate) struct Portal {
     // Declared before the directory: the process stops before its data is removed.
     proc: Proc,
     pub(crate) base: String,
-    token: String,
+    pub(crate) token: String,
     pub(crate) public_key: PublicKey,
     config: String,
     bin: std::path::PathBuf,
@@ -588,25 +593,45 @@ impl Portal {
         name: &str,
         settings: &[(&str, &str)],
     ) -> Result<Portal, String> {
+        let url = format!("http://127.0.0.1:{}", free_port()?);
+        Portal::start_at(bin, id, name, settings, &url, None)
+    }
+
+    fn start_at(
+        bin: &Path,
+        id: &str,
+        name: &str,
+        settings: &[(&str, &str)],
+        url: &str,
+        listen: Option<&str>,
+    ) -> Result<Portal, String> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("portal-bench-{id}-"))
             .tempdir()
             .map_err(|e| format!("temporary directory: {e}"))?;
         let data = dir.path().join("node");
-        let url = format!("http://127.0.0.1:{}", free_port()?);
         let (token, public_key) =
-            crate::node::portal_init(bin, &data, &["--id", id, "--name", name], &url)?;
+            crate::node::portal_init(bin, &data, &["--id", id, "--name", name], url)?;
         let path = data.join("config.toml");
         let mut config =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (key, value) in settings {
             config = set_setting(&config, key, value)?;
         }
+        if let Some(listen) = listen {
+            // A top-level key: before the first [section].
+            let url_line = format!("url = \"{url}\"");
+            if !config.contains(&url_line) {
+                return Err(format!("config.toml has no `{url_line}` line:\n{config}"));
+            }
+            config = config.replacen(&url_line, &format!("{url_line}\nlisten = \"{listen}\""), 1);
+        }
         std::fs::write(&path, &config).map_err(|e| format!("{}: {e}", path.display()))?;
-        let proc = serve(bin, &data, id, &url)?;
+        let base = listen.map_or_else(|| url.to_owned(), |l| format!("http://{l}"));
+        let proc = serve(bin, &data, id, &base)?;
         Ok(Portal {
             proc,
-            base: url,
+            base,
             token,
             public_key,
             config,
@@ -614,6 +639,30 @@ impl Portal {
             id: id.to_owned(),
             _dir: dir,
         })
+    }
+
+    /// Like [`Portal::start`], but with the public URL `url` (where a proxy listens), and
+    /// listening on a free port of its own (`listen` in `config.toml`): `base` is that.
+    pub(crate) fn start_behind(
+        bin: &Path,
+        id: &str,
+        name: &str,
+        settings: &[(&str, &str)],
+        url: &str,
+    ) -> Result<Portal, String> {
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        Portal::start_at(bin, id, name, settings, url, Some(&listen))
+    }
+
+    /// SIGKILL, and reap it.
+    pub(crate) fn kill9(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+    }
+
+    /// Whether the process has exited.
+    pub(crate) fn exited(&mut self) -> bool {
+        self.proc.exited()
     }
 
     /// The data directory.
@@ -982,12 +1031,14 @@ fn backfill_once(
     bin: &Path,
     members: &[Arc<FakeMember>],
 ) -> Result<Backfill, String> {
-    let central = Portal::start(
-        bin,
-        CENTRAL_ID,
-        "Chính phủ",
-        &[("allow_private_members", "true"), ("page_size", "1000")],
-    )?;
+    // PORTAL_BENCH_CACHE_MIB: sled's cache for the experiment (docs/benchmarks.md).
+    let cache = std::env::var("PORTAL_BENCH_CACHE_MIB").ok().filter(|c| c.parse::<u64>().is_ok());
+    let mut settings = vec![("allow_private_members", "true"), ("page_size", "1000")];
+    if let Some(c) = &cache {
+        settings.push(("cache_mib", c.as_str()));
+    }
+    let central = Portal::start(bin, CENTRAL_ID, "Chính phủ", &settings)?;
+    let cache_mib = central.setting("cache_mib");
     let pid = central.pid();
     // Idle: the largest of 10 samples over the first second, no members.
     let mut idle_kib = 0;
@@ -1024,6 +1075,7 @@ fn backfill_once(
     let (harness_cpu, _) = cpu_between(&self0, &self1);
     let max_concurrent_syncs = central.setting("max_concurrent_syncs");
     drop(central);
+    let check = format!("{check}; [store] cache_mib = {cache_mib}");
     Ok(Backfill {
         rate: (MEMBERS * RECORDS) as f64 / secs,
         secs,
@@ -1266,12 +1318,12 @@ impl Pauses {
     }
 }
 
-/// Publish draft `k`; (item id, when the 201 arrived).
-async fn publish(
+/// Publish draft `k`; (item id, when the 201 arrived, log index).
+pub(crate) async fn publish(
     client: &reqwest::Client,
     member: &Portal,
     k: usize,
-) -> Result<(String, Instant), String> {
+) -> Result<(String, Instant, u64), String> {
     let resp = client
         .post(format!("{}/api/v1/items", member.base))
         .bearer_auth(&member.token)
@@ -1288,7 +1340,8 @@ async fn publish(
     }
     let v: Value = serde_json::from_str(&body).map_err(|e| format!("publish: {e}"))?;
     let id = v["id"].as_str().ok_or_else(|| format!("201 without id: {body}"))?;
-    Ok((id.to_owned(), acked))
+    let index = v["log_index"].as_u64().ok_or_else(|| format!("201 without log_index: {body}"))?;
+    Ok((id.to_owned(), acked, index))
 }
 
 /// Wait until the member's hub has an active subscription (the push central's).
@@ -1402,7 +1455,7 @@ fn latency(
                     for j in 0..per_turn {
                         tokio::time::sleep(turn.next()).await;
                         let t0 = Instant::now();
-                        let (id, acked) = publish(client, &member, k + j).await?;
+                        let (id, acked, _) = publish(client, &member, k + j).await?;
                         out.push((id, t0, acked));
                     }
                     Ok::<_, String>(out)

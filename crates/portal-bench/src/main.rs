@@ -10,6 +10,7 @@ mod chart;
 mod federation;
 mod node;
 mod scale;
+mod soak;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -223,13 +224,20 @@ fn machine() -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut seconds: f64 = 10.0;
+    if args.first().is_some_and(|a| a == "soak") {
+        std::process::exit(soak::main(&args[1..]));
+    }
+    // 10 s per row when suites are named; 6 when every suite runs, so that the whole run
+    // (the scale suite alone takes about 9 minutes) fits in 15 minutes on 2 cores.
+    let mut seconds: Option<f64> = None;
     let mut json_path = None;
     let mut suites = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(seconds),
+            "--seconds" => {
+                seconds = Some(it.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN))
+            }
             "--json" => json_path = it.next().cloned(),
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -242,6 +250,7 @@ fn main() {
             }
         }
     }
+    let seconds = seconds.unwrap_or(if suites.is_empty() { 6.0 } else { 10.0 });
     if seconds.is_nan() || seconds <= 0.0 {
         eprintln!("--seconds must be positive; {USAGE}");
         std::process::exit(2);

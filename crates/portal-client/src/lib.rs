@@ -19,6 +19,7 @@
 pub mod client;
 pub mod fetch;
 pub mod net;
+pub mod ssrf;
 
 pub use client::{Client, ClientError, LogPage, NationalPage};
 pub use fetch::{AllowedOrigins, FetchError, FetchPolicy, Fetched, Fetcher};
