@@ -125,16 +125,38 @@ fn latency_row(p: &str) -> Row {
     )
 }
 
+/// The polling central on its own: its latency beside what `poll_seconds = 1` predicts.
+fn poll_row(p: &str, expected: &str) -> Row {
+    row(
+        format!("publish → central's national log, push off (poll_seconds = 1), {p}"),
+        "ms",
+        expected,
+        1,
+    )
+}
+
+/// Every latency row, in order, SKIPPED with `reason`.
+fn latency_skipped(reason: &str) -> Vec<Row> {
+    vec![
+        skip(latency_row("p50"), reason),
+        skip(latency_row("p90"), reason),
+        skip(latency_row("p99"), reason),
+        skip(poll_row("p50", POLL_P50_EXPECTED), reason),
+        skip(poll_row("p99", POLL_P99_EXPECTED), reason),
+    ]
+}
+
+/// What polling every second (±20 % jitter) predicts for publishes at random times.
+const POLL_P50_EXPECTED: &str = "half the poll interval (expected median wait): 500 ms";
+const POLL_P99_EXPECTED: &str = "the longest poll interval, 1 s + 20 % jitter: 1200 ms";
+
 /// The federation suite. Never panics on a failure of the node: the rows are SKIPPED with it.
 pub(crate) fn federation(seconds: f64) -> Vec<Row> {
     START.get_or_init(Instant::now);
     let all_skipped = |reason: &str| {
-        vec![
-            skip(backfill_row(), reason),
-            skip(rss_row(), reason),
-            skip(latency_row("p50"), reason),
-            skip(latency_row("p99"), reason),
-        ]
+        let mut rows = vec![skip(backfill_row(), reason), skip(rss_row(), reason)];
+        rows.extend(latency_skipped(reason));
+        rows
     };
     let bin = match build_portal() {
         Ok(b) => b,
@@ -162,7 +184,7 @@ pub(crate) fn federation(seconds: f64) -> Vec<Row> {
     rows
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -170,24 +192,24 @@ fn unix_now() -> u64 {
 // The fake members: genuinely signed logs served over minimal HTTP/1.1
 
 /// One member's log, ready to serve byte-compatibly with `portal-node`'s `http.rs`.
-struct FakeMember {
+pub(crate) struct FakeMember {
     id: NodeId,
-    base: String,
-    public_key: PublicKey,
+    pub(crate) base: String,
+    pub(crate) public_key: PublicKey,
     /// The signed descriptor envelope (JSON).
     descriptor: Vec<u8>,
     /// Each entry as the log endpoint serves it: `{"index","kid","record","sig"}`.
-    entries: Vec<String>,
+    pub(crate) entries: Vec<String>,
     /// The signed checkpoint note for the whole log.
     checkpoint: String,
     tree: LeafHashes,
     /// Requests answered and body bytes sent.
-    requests: AtomicU64,
-    bytes: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) bytes: AtomicU64,
 }
 
 /// One member's signing inputs and signatures, for the raw reference.
-struct RawSet {
+pub(crate) struct RawSet {
     key: VerifyingKey,
     inputs: Vec<(Vec<u8>, Signature)>,
 }
@@ -195,7 +217,15 @@ struct RawSet {
 /// A fake member and its raw reference set.
 type Generated = (FakeMember, RawSet);
 
-fn fake_member(k: usize, port: u16, now: u64) -> Result<Generated, String> {
+/// Member `k` on `port`: `records` signed items; the raw reference set is kept only when
+/// `keep_raw` (a million signing inputs would double the harness's memory for nothing).
+pub(crate) fn fake_member(
+    k: usize,
+    port: u16,
+    now: u64,
+    records: usize,
+    keep_raw: bool,
+) -> Result<Generated, String> {
     let id = NodeId::new(format!("bo-{k:03}")).map_err(|e| format!("member id: {e}"))?;
     let mut seed = [7u8; 32];
     seed[..8].copy_from_slice(&(k as u64).to_be_bytes());
@@ -203,13 +233,13 @@ fn fake_member(k: usize, port: u16, now: u64) -> Result<Generated, String> {
     let public_key = signer.public_key();
     let base = format!("http://127.0.0.1:{port}");
     let mut tree = LeafHashes::new();
-    let mut entries = Vec::with_capacity(RECORDS);
-    let mut inputs = Vec::with_capacity(RECORDS);
-    for i in 0..RECORDS {
+    let mut entries = Vec::with_capacity(records);
+    let mut inputs = Vec::with_capacity(if keep_raw { records } else { 0 });
+    for i in 0..records {
         let mut idb = [0u8; 16];
         idb[..8].copy_from_slice(&(k as u64 + 1).to_be_bytes());
         idb[8..].copy_from_slice(&(i as u64).to_be_bytes());
-        let t = Timestamp::from_unix(now - RECORDS as u64 + i as u64).ok_or("time")?;
+        let t = Timestamp::from_unix(now - records as u64 + i as u64).ok_or("time")?;
         let record = item_for(id.clone(), i, ItemId::from_random(idb), t);
         let signed = envelope::sign(&record, &signer).map_err(|e| format!("sign: {e}"))?;
         tree.push(signed.leaf_hash());
@@ -218,14 +248,16 @@ fn fake_member(k: usize, port: u16, now: u64) -> Result<Generated, String> {
                    "record": signed.record_base64(), "sig": signed.sig_base64()})
             .to_string(),
         );
-        inputs.push((
-            signing_input(RecordType::Item, signed.bytes()),
-            Signature::from_bytes(signed.sig()),
-        ));
+        if keep_raw {
+            inputs.push((
+                signing_input(RecordType::Item, signed.bytes()),
+                Signature::from_bytes(signed.sig()),
+            ));
+        }
     }
     let origin = checkpoint_origin(&id);
-    let root = merkle::root(&tree, RECORDS as u64).map_err(|e| format!("root: {e}"))?;
-    let cp = Checkpoint::with_time(origin.clone(), RECORDS as u64, root, now);
+    let root = merkle::root(&tree, records as u64).map_err(|e| format!("root: {e}"))?;
+    let cp = Checkpoint::with_time(origin.clone(), records as u64, root, now);
     let checkpoint = sign_checkpoint(&cp, &origin, &signer).map_err(|e| format!("note: {e}"))?;
     // No "websub-hub": the central must not try to subscribe to a fake.
     let endpoints = [
@@ -252,7 +284,7 @@ fn fake_member(k: usize, port: u16, now: u64) -> Result<Generated, String> {
         keys: vec![KeyGrant::pinned(public_key.clone())],
         endpoints,
         heartbeat: 3600,
-        log_size: RECORDS as u64,
+        log_size: records as u64,
         time: Timestamp::from_unix(now).ok_or("time")?,
     };
     let descriptor = envelope::sign(&descriptor, &signer)
@@ -281,7 +313,12 @@ fn error_body(code: &str, message: &str) -> Vec<u8> {
 
 impl FakeMember {
     /// (status, content type, body) for a request.
-    fn respond(&self, method: &str, target: &str) -> (u16, &'static str, Vec<u8>) {
+    /// The member's id.
+    pub(crate) fn id_str(&self) -> &str {
+        self.id.as_str()
+    }
+
+    pub(crate) fn respond(&self, method: &str, target: &str) -> (u16, &'static str, Vec<u8>) {
         const JSON: &str = "application/json";
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let q = |name: &str| {
@@ -438,13 +475,17 @@ async fn accept_loop(listener: TcpListener, member: Arc<FakeMember>) {
     }
 }
 
-/// Bind 100 origins, generate and sign their logs (on every core), and serve them.
-fn start_fake_members(
+/// Bind `count` origins, generate and sign `records` items for each (on every core), and
+/// serve them. The raw reference sets are empty unless `keep_raw`.
+pub(crate) fn start_fake_members(
     rt: &tokio::runtime::Runtime,
+    count: usize,
+    records: usize,
+    keep_raw: bool,
 ) -> Result<(Vec<Arc<FakeMember>>, Vec<RawSet>), String> {
     let listeners: Vec<TcpListener> = rt.block_on(async {
-        let mut out = Vec::with_capacity(MEMBERS);
-        for _ in 0..MEMBERS {
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
             out.push(TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind: {e}"))?);
         }
         Ok::<_, String>(out)
@@ -460,9 +501,9 @@ fn start_fake_members(
             .map(|t| {
                 let ports = &ports;
                 s.spawn(move || {
-                    (t..MEMBERS)
+                    (t..count)
                         .step_by(threads)
-                        .map(|k| (k, fake_member(k, ports[k], now)))
+                        .map(|k| (k, fake_member(k, ports[k], now, records, keep_raw)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -474,15 +515,15 @@ fn start_fake_members(
         all.sort_by_key(|(k, _)| *k);
         all.into_iter().map(|(_, r)| r).collect()
     });
-    let mut members = Vec::with_capacity(MEMBERS);
-    let mut raw = Vec::with_capacity(MEMBERS);
+    let mut members = Vec::with_capacity(count);
+    let mut raw = Vec::with_capacity(count);
     for g in generated {
         let (m, r) = g?;
         members.push(Arc::new(m));
         raw.push(r);
     }
-    if members.len() != MEMBERS {
-        return Err(format!("generated {} of {MEMBERS} members", members.len()));
+    if members.len() != count {
+        return Err(format!("generated {} of {count} members", members.len()));
     }
     for (listener, member) in listeners.into_iter().zip(&members) {
         rt.spawn(accept_loop(listener, Arc::clone(member)));
@@ -508,7 +549,7 @@ fn raw_verify(raw: &[RawSet]) -> f64 {
 
 /// A free loopback port (bound, read, released: a node listens on its URL's address, which
 /// members' descriptors and the central's callbacks use).
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -516,7 +557,7 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// `config.toml` with the first `key = …` line set to `key = value`.
-fn set_setting(config: &str, key: &str, value: &str) -> Result<String, String> {
+pub(crate) fn set_setting(config: &str, key: &str, value: &str) -> Result<String, String> {
     let prefix = format!("{key} =");
     let mut found = false;
     let mut out = String::with_capacity(config.len() + 16);
@@ -533,42 +574,130 @@ fn set_setting(config: &str, key: &str, value: &str) -> Result<String, String> {
 }
 
 /// `portal init` on a free port, settings edited, then `portal serve` on its URL's address.
-struct Portal {
+pub(crate) struct Portal {
     // Declared before the directory: the process stops before its data is removed.
     proc: Proc,
-    base: String,
-    token: String,
-    public_key: PublicKey,
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) public_key: PublicKey,
     config: String,
+    bin: std::path::PathBuf,
+    id: String,
     _dir: tempfile::TempDir,
 }
 
 impl Portal {
-    fn start(
+    pub(crate) fn start(
         bin: &Path,
         id: &str,
         name: &str,
         settings: &[(&str, &str)],
+    ) -> Result<Portal, String> {
+        let url = format!("http://127.0.0.1:{}", free_port()?);
+        Portal::start_at(bin, id, name, settings, &url, None)
+    }
+
+    fn start_at(
+        bin: &Path,
+        id: &str,
+        name: &str,
+        settings: &[(&str, &str)],
+        url: &str,
+        listen: Option<&str>,
     ) -> Result<Portal, String> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("portal-bench-{id}-"))
             .tempdir()
             .map_err(|e| format!("temporary directory: {e}"))?;
         let data = dir.path().join("node");
-        let url = format!("http://127.0.0.1:{}", free_port()?);
         let (token, public_key) =
-            crate::node::portal_init(bin, &data, &["--id", id, "--name", name], &url)?;
+            crate::node::portal_init(bin, &data, &["--id", id, "--name", name], url)?;
         let path = data.join("config.toml");
         let mut config =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (key, value) in settings {
             config = set_setting(&config, key, value)?;
         }
+        if let Some(listen) = listen {
+            // A top-level key: before the first [section].
+            let url_line = format!("url = \"{url}\"");
+            if !config.contains(&url_line) {
+                return Err(format!("config.toml has no `{url_line}` line:\n{config}"));
+            }
+            config = config.replacen(&url_line, &format!("{url_line}\nlisten = \"{listen}\""), 1);
+        }
         std::fs::write(&path, &config).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = listen.map_or_else(|| url.to_owned(), |l| format!("http://{l}"));
+        let proc = serve(bin, &data, id, &base)?;
+        Ok(Portal {
+            proc,
+            base,
+            token,
+            public_key,
+            config,
+            bin: bin.to_owned(),
+            id: id.to_owned(),
+            _dir: dir,
+        })
+    }
+
+    /// Like [`Portal::start`], but with the public URL `url` (where a proxy listens), and
+    /// listening on a free port of its own (`listen` in `config.toml`): `base` is that.
+    pub(crate) fn start_behind(
+        bin: &Path,
+        id: &str,
+        name: &str,
+        settings: &[(&str, &str)],
+        url: &str,
+    ) -> Result<Portal, String> {
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        Portal::start_at(bin, id, name, settings, url, Some(&listen))
+    }
+
+    /// SIGKILL, and reap it.
+    pub(crate) fn kill9(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+    }
+
+    /// Whether the process has exited.
+    pub(crate) fn exited(&mut self) -> bool {
+        self.proc.exited()
+    }
+
+    /// The data directory.
+    pub(crate) fn data(&self) -> std::path::PathBuf {
+        self._dir.path().join("node")
+    }
+
+    /// Stop the process (SIGTERM) and start `portal serve` again on the same data.
+    pub(crate) fn restart(&mut self) -> Result<(), String> {
+        self.proc.stop();
+        self.proc = serve(&self.bin, &self.data(), &self.id, &self.base)?;
+        Ok(())
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.proc.child.id()
+    }
+
+    /// A setting's value as written in `config.toml`.
+    pub(crate) fn setting(&self, key: &str) -> String {
+        let prefix = format!("{key} =");
+        self.config
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix(&prefix).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| "?".into())
+    }
+}
+
+/// `portal serve --data DATA`, once it printed that it listens on `url`.
+fn serve(bin: &Path, data: &Path, id: &str, url: &str) -> Result<Proc, String> {
+    {
         let mut child = Command::new(bin)
             .arg("serve")
             .arg("--data")
-            .arg(&data)
+            .arg(data)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -590,20 +719,7 @@ impl Portal {
         if base != url {
             return Err(format!("portal serve ({id}) listens on {base}, its URL is {url}"));
         }
-        Ok(Portal { proc, base, token, public_key, config, _dir: dir })
-    }
-
-    fn pid(&self) -> u32 {
-        self.proc.child.id()
-    }
-
-    /// A setting's value as written in `config.toml`.
-    fn setting(&self, key: &str) -> String {
-        let prefix = format!("{key} =");
-        self.config
-            .lines()
-            .find_map(|l| l.trim_start().strip_prefix(&prefix).map(|v| v.trim().to_owned()))
-            .unwrap_or_else(|| "?".into())
+        Ok(proc)
     }
 }
 
@@ -613,7 +729,7 @@ impl Drop for Portal {
     }
 }
 
-async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
+pub(crate) async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> {
     let resp = client.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
@@ -624,7 +740,7 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> 
 }
 
 /// `POST /api/v1/admin/members`, pinned: 201 or an error.
-async fn add_member(
+pub(crate) async fn add_member(
     client: &reqwest::Client,
     central: &Portal,
     url: &str,
@@ -646,7 +762,7 @@ async fn add_member(
 }
 
 /// The central's incidents; an error when there is any.
-async fn no_incidents(client: &reqwest::Client, central: &Portal) -> Result<(), String> {
+pub(crate) async fn no_incidents(client: &reqwest::Client, central: &Portal) -> Result<(), String> {
     let v = get_json(client, &format!("{}/api/v1/incidents", central.base)).await?;
     match v["incidents"].as_array() {
         Some(list) if list.is_empty() => Ok(()),
@@ -665,7 +781,7 @@ async fn no_incidents(client: &reqwest::Client, central: &Portal) -> Result<(), 
 // ---------------------------------------------------------------------------------------------
 // /proc: memory and CPU time
 
-fn proc_kib(pid: u32, field: &str) -> Option<u64> {
+pub(crate) fn proc_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -674,28 +790,28 @@ fn proc_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn mib(kib: u64) -> f64 {
+pub(crate) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
 /// Samples a process every 100 ms on a thread: its VmRSS (keeping the largest) and the CPU
 /// time of each of its threads, so that threads which exit before the end (tantivy's indexing
 /// workers, the blocking pool) are still counted by name.
-struct ProcSampler {
+pub(crate) struct ProcSampler {
     stop: Arc<AtomicBool>,
     handle: std::thread::JoinHandle<Sampled>,
 }
 
 #[derive(Default)]
-struct Sampled {
-    max_rss_kib: u64,
-    samples: usize,
+pub(crate) struct Sampled {
+    pub(crate) max_rss_kib: u64,
+    pub(crate) samples: usize,
     /// Thread id → (name, CPU ticks at the last sample).
     threads: BTreeMap<String, (String, u64)>,
 }
 
 impl ProcSampler {
-    fn start(pid: u32) -> ProcSampler {
+    pub(crate) fn start(pid: u32) -> ProcSampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let pid_s = pid.to_string();
@@ -714,13 +830,13 @@ impl ProcSampler {
         ProcSampler { stop, handle }
     }
 
-    fn finish(self) -> Sampled {
+    pub(crate) fn finish(self) -> Sampled {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.join().unwrap_or_default()
     }
 }
 
-fn clock_ticks() -> f64 {
+pub(crate) fn clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -744,12 +860,12 @@ fn stat_ticks(path: &str) -> Option<(String, u64)> {
 
 /// CPU time so far of a process (all its threads, exited ones included) and of each of its
 /// live threads, by thread id.
-struct CpuSnapshot {
-    total: u64,
+pub(crate) struct CpuSnapshot {
+    pub(crate) total: u64,
     threads: BTreeMap<String, (String, u64)>,
 }
 
-fn cpu_snapshot(pid: &str) -> CpuSnapshot {
+pub(crate) fn cpu_snapshot(pid: &str) -> CpuSnapshot {
     let total = stat_ticks(&format!("/proc/{pid}/stat")).map_or(0, |(_, t)| t);
     let mut threads = BTreeMap::new();
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
@@ -765,7 +881,7 @@ fn cpu_snapshot(pid: &str) -> CpuSnapshot {
 
 /// CPU seconds between two snapshots: the total, and by thread name, largest first. Threads
 /// of `after` may include exited ones, as last sampled.
-fn cpu_between(before: &CpuSnapshot, after: &CpuSnapshot) -> (f64, Vec<(String, f64)>) {
+pub(crate) fn cpu_between(before: &CpuSnapshot, after: &CpuSnapshot) -> (f64, Vec<(String, f64)>) {
     let hz = clock_ticks();
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
     for (tid, (name, ticks)) in &after.threads {
@@ -783,7 +899,7 @@ fn cpu_between(before: &CpuSnapshot, after: &CpuSnapshot) -> (f64, Vec<(String, 
     (total as f64 / hz, named)
 }
 
-fn cpu_text(named: &[(String, f64)]) -> String {
+pub(crate) fn cpu_text(named: &[(String, f64)]) -> String {
     named.iter().take(8).map(|(n, s)| format!("{n} {s:.1} s")).collect::<Vec<_>>().join(", ")
 }
 
@@ -808,12 +924,14 @@ struct Backfill {
     check: String,
 }
 
-/// Poll `GET /api/v1/members` until every member's stored size is `RECORDS`; incidents
-/// abort at once. Returns when it saw completion.
-async fn wait_backfill(
+/// Poll `GET /api/v1/members` until each of `members` members has stored `records`;
+/// incidents abort at once. Returns when it saw completion; an error after `timeout`.
+pub(crate) async fn wait_backfill(
     client: &reqwest::Client,
     central: &Portal,
     t0: Instant,
+    (members, records): (usize, usize),
+    timeout: Duration,
 ) -> Result<Instant, String> {
     let url = format!("{}/api/v1/members", central.base);
     let mut polls = 0u64;
@@ -824,8 +942,8 @@ async fn wait_backfill(
         let rows = v["members"].as_array().cloned().unwrap_or_default();
         let sizes: Vec<u64> =
             rows.iter().map(|r| r["member"]["size"].as_u64().unwrap_or(0)).collect();
-        let done = sizes.iter().filter(|s| **s == RECORDS as u64).count();
-        if rows.len() == MEMBERS && done == MEMBERS {
+        let done = sizes.iter().filter(|s| **s == records as u64).count();
+        if rows.len() == members && done == members {
             return Ok(seen);
         }
         polls += 1;
@@ -837,10 +955,10 @@ async fn wait_backfill(
             say!(
                 "  {} of {} records stored, {done} members complete",
                 sizes.iter().sum::<u64>(),
-                MEMBERS * RECORDS
+                members * records
             );
         }
-        if t0.elapsed() > BACKFILL_TIMEOUT {
+        if t0.elapsed() > timeout {
             let errors: Vec<String> = rows
                 .iter()
                 .filter_map(|r| r["health"]["last_error"].as_str().map(str::to_owned))
@@ -848,24 +966,27 @@ async fn wait_backfill(
                 .collect();
             return Err(format!(
                 "backfill not complete after {} s: {} of {} records stored; errors: {errors:?}",
-                BACKFILL_TIMEOUT.as_secs(),
+                timeout.as_secs(),
                 sizes.iter().sum::<u64>(),
-                MEMBERS * RECORDS
+                members * records
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// The national log holds exactly 100,000 receipts; its last 1,000 entries verify: each
-/// member record against its member's key, each receipt against the central's, paired.
-async fn check_national(
+/// The national log holds exactly one receipt per member record; its last 1,000 entries
+/// verify: each member record against its member's key, each receipt against the central's,
+/// paired.
+pub(crate) async fn check_national(
     client: &reqwest::Client,
     central: &Portal,
     members: &[Arc<FakeMember>],
 ) -> Result<String, String> {
-    let total = (MEMBERS * RECORDS) as u64;
-    let after = total - RECORDS as u64;
+    const RECORDS: usize = 1000;
+    let per_member = members.first().map_or(0, |m| m.entries.len());
+    let total = members.iter().map(|m| m.entries.len() as u64).sum::<u64>();
+    let after = total.saturating_sub(RECORDS as u64);
     let url = format!("{}/api/v1/national/log?after={after}&limit=1000", central.base);
     let v = get_json(client, &url).await?;
     if v["size"].as_u64() != Some(total) {
@@ -897,8 +1018,8 @@ async fn check_national(
         return Err(format!("CHECK FAILED: {} entries after {after}", entries.len()));
     }
     Ok(format!(
-        "every member stored {RECORDS} records (GET /api/v1/members), 0 incidents, the national \
-         log has exactly {total} entries, and its last {RECORDS} verify: each member record \
+        "every member stored {per_member} records (GET /api/v1/members), 0 incidents, the \
+         national log has exactly {total} entries, and its last {RECORDS} verify: each member record \
          against its member's pinned key, each receipt against the central's key and paired \
          with the record's digest"
     ))
@@ -910,12 +1031,14 @@ fn backfill_once(
     bin: &Path,
     members: &[Arc<FakeMember>],
 ) -> Result<Backfill, String> {
-    let central = Portal::start(
-        bin,
-        CENTRAL_ID,
-        "Chính phủ",
-        &[("allow_private_members", "true"), ("page_size", "1000")],
-    )?;
+    // PORTAL_BENCH_CACHE_MIB: sled's cache for the experiment (docs/benchmarks.md).
+    let cache = std::env::var("PORTAL_BENCH_CACHE_MIB").ok().filter(|c| c.parse::<u64>().is_ok());
+    let mut settings = vec![("allow_private_members", "true"), ("page_size", "1000")];
+    if let Some(c) = &cache {
+        settings.push(("cache_mib", c.as_str()));
+    }
+    let central = Portal::start(bin, CENTRAL_ID, "Chính phủ", &settings)?;
+    let cache_mib = central.setting("cache_mib");
     let pid = central.pid();
     // Idle: the largest of 10 samples over the first second, no members.
     let mut idle_kib = 0;
@@ -932,7 +1055,8 @@ fn backfill_once(
             add_member(client, &central, &m.base, &m.public_key).await?;
         }
         let added = t0.elapsed();
-        let done = wait_backfill(client, &central, t0).await?;
+        let done =
+            wait_backfill(client, &central, t0, (MEMBERS, RECORDS), BACKFILL_TIMEOUT).await?;
         Ok::<_, String>((added, done))
     });
     let sampled = sampler.finish();
@@ -951,6 +1075,7 @@ fn backfill_once(
     let (harness_cpu, _) = cpu_between(&self0, &self1);
     let max_concurrent_syncs = central.setting("max_concurrent_syncs");
     drop(central);
+    let check = format!("{check}; [store] cache_mib = {cache_mib}");
     Ok(Backfill {
         rate: (MEMBERS * RECORDS) as f64 / secs,
         secs,
@@ -978,7 +1103,7 @@ fn backfill_rows(
     let rounds = backfill_rounds(seconds);
     say!("generating {MEMBERS} members × {RECORDS} signed records (fake members, in the harness)");
     let t = Instant::now();
-    let (members, raw) = match start_fake_members(rt) {
+    let (members, raw) = match start_fake_members(rt, MEMBERS, RECORDS, true) {
         Ok(x) => x,
         Err(e) => {
             let reason = format!("generating the fake members: {e}");
@@ -1193,12 +1318,12 @@ impl Pauses {
     }
 }
 
-/// Publish draft `k`; (item id, when the 201 arrived).
-async fn publish(
+/// Publish draft `k`; (item id, when the 201 arrived, log index).
+pub(crate) async fn publish(
     client: &reqwest::Client,
     member: &Portal,
     k: usize,
-) -> Result<(String, Instant), String> {
+) -> Result<(String, Instant, u64), String> {
     let resp = client
         .post(format!("{}/api/v1/items", member.base))
         .bearer_auth(&member.token)
@@ -1215,7 +1340,8 @@ async fn publish(
     }
     let v: Value = serde_json::from_str(&body).map_err(|e| format!("publish: {e}"))?;
     let id = v["id"].as_str().ok_or_else(|| format!("201 without id: {body}"))?;
-    Ok((id.to_owned(), acked))
+    let index = v["log_index"].as_u64().ok_or_else(|| format!("201 without log_index: {body}"))?;
+    Ok((id.to_owned(), acked, index))
 }
 
 /// Wait until the member's hub has an active subscription (the push central's).
@@ -1240,14 +1366,14 @@ async fn wait_subscription(client: &reqwest::Client, member: &Portal) -> Result<
     }
 }
 
-fn metric(text: &str, name: &str) -> Option<f64> {
+pub(crate) fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
 }
 
 /// Nearest-rank percentile of milliseconds.
-fn percentile(v: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(v: &[f64], p: f64) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let rank = ((p * s.len() as f64).ceil() as usize).clamp(1, s.len().max(1));
@@ -1264,7 +1390,7 @@ fn latency_rows(
         Ok(rows) => rows,
         Err(e) => {
             say!("latency FAILED: {e}");
-            vec![skip(latency_row("p50"), &e), skip(latency_row("p99"), &e)]
+            latency_skipped(&e)
         }
     }
 }
@@ -1329,7 +1455,7 @@ fn latency(
                     for j in 0..per_turn {
                         tokio::time::sleep(turn.next()).await;
                         let t0 = Instant::now();
-                        let (id, acked) = publish(client, &member, k + j).await?;
+                        let (id, acked, _) = publish(client, &member, k + j).await?;
                         out.push((id, t0, acked));
                     }
                     Ok::<_, String>(out)
@@ -1414,14 +1540,62 @@ fn latency(
     p50.reference = percentile(&poll_all, 0.5);
     p50.ratio = median(p50_ratios);
     p50.notes = common;
-    let mut p99 = latency_row("p99");
-    p99.value = percentile(&push_all, 0.99);
-    p99.reference = percentile(&poll_all, 0.99);
-    p99.ratio = p99.value / p99.reference;
-    p99.notes = vec![format!(
-        "the ratio of the pooled p99s ({} samples per side; too few per round for a per-round \
-         p99); lower is better",
-        push_all.len()
-    )];
-    Ok(vec![p50, p99])
+    let pooled_row = |p: &str, q: f64| {
+        let mut r = latency_row(p);
+        r.value = percentile(&push_all, q);
+        r.reference = percentile(&poll_all, q);
+        r.ratio = r.value / r.reference;
+        r.notes = vec![format!(
+            "the ratio of the pooled {p}s ({} samples per side; too few per round for a \
+             per-round {p}); lower is better",
+            push_all.len()
+        )];
+        r
+    };
+    let p90 = pooled_row("p90", 0.9);
+    let p99 = pooled_row("p99", 0.99);
+    let mut poll50 = poll_row("p50", POLL_P50_EXPECTED);
+    poll50.value = percentile(&poll_all, 0.5);
+    poll50.reference = 500.0;
+    poll50.ratio = poll50.value / poll50.reference;
+    poll50.notes = vec![
+        "the same samples as the reference column above, against what polling predicts: a \
+         ratio near 1 means the poll loop adds nothing of its own"
+            .into(),
+    ];
+    let mut poll99 = poll_row("p99", POLL_P99_EXPECTED);
+    poll99.value = percentile(&poll_all, 0.99);
+    poll99.reference = 1200.0;
+    poll99.ratio = poll99.value / poll99.reference;
+    poll99.notes =
+        vec!["above 1: some publishes waited longer than one whole poll interval".into()];
+    let quantiles = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)];
+    let groups: Vec<crate::chart::Group> = quantiles
+        .iter()
+        .map(|(label, q)| crate::chart::Group {
+            label,
+            values: vec![percentile(&push_all, *q), percentile(&poll_all, *q)],
+        })
+        .collect();
+    let svg = crate::chart::bar_chart_log(
+        &format!("publish → central's national log ({} publishes per side)", push_all.len()),
+        "ms",
+        &["WebSub push on", "push off, poll_seconds = 1"],
+        &groups,
+    );
+    let samples = json!({"unit": "ms", "push": push_all, "poll": poll_all,
+        "percentiles": quantiles.iter().map(|(label, q)| json!({"percentile": label,
+            "push": percentile(&push_all, *q), "poll": percentile(&poll_all, *q)}))
+            .collect::<Vec<_>>()});
+    for (path, bytes) in [
+        ("target/bench/latency.svg", svg.into_bytes()),
+        ("target/bench/latency.json", samples.to_string().into_bytes()),
+    ] {
+        let _ = std::fs::create_dir_all("target/bench");
+        match std::fs::write(path, bytes) {
+            Ok(()) => say!("wrote {path}"),
+            Err(e) => say!("could not write {path}: {e}"),
+        }
+    }
+    Ok(vec![p50, p90, p99, poll50, poll99])
 }

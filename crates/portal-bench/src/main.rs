@@ -1,13 +1,16 @@
-//! The benchmark harness: `cargo xtask bench [proto] [node] [federation] [--seconds N]
-//! [--json PATH]`.
+//! The benchmark harness: `cargo xtask bench [SUITE…] [--seconds N] [--json PATH]`, where a
+//! suite is one of [`SUITES`] (all of them, in that order, when none is named).
 //!
 //! Shared 2-core machines drift up to 2x between runs, so no figure is printed alone: each is
 //! measured beside a reference on the same data in the same run, in alternating rounds (ABAB…),
 //! and reported with the median of the per-round ratios. A row that cannot be measured (a tool
 //! missing) is printed as SKIPPED with its reason, never dropped. See docs/benchmarks.md.
 
+mod chart;
 mod federation;
 mod node;
+mod scale;
+mod soak;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -187,7 +190,23 @@ fn proto(budget: Duration) -> Vec<Row> {
     rows
 }
 
-const USAGE: &str = "usage: portal-bench [proto] [node] [federation] [--seconds N] [--json PATH]";
+/// Every suite, in the order a run without arguments measures them.
+const SUITES: &[&str] = &["proto", "node", "federation", "scale"];
+
+/// The rows of one suite.
+fn run_suite(suite: &str, seconds: f64) -> Vec<Row> {
+    let budget = Duration::from_secs_f64(seconds);
+    match suite {
+        "proto" => proto(budget),
+        "node" => node::node(seconds),
+        "federation" => federation::federation(seconds),
+        "scale" => scale::scale(),
+        _ => Vec::new(),
+    }
+}
+
+const USAGE: &str = "usage: portal-bench [SUITE…] [--seconds N] [--json PATH]; suites: proto, node, \
+                     federation, scale (all when none is named)";
 
 /// The machine, for the record: cores and CPU model.
 fn machine() -> String {
@@ -205,49 +224,64 @@ fn machine() -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut seconds: f64 = 10.0;
+    if args.first().is_some_and(|a| a == "soak") {
+        std::process::exit(soak::main(&args[1..]));
+    }
+    // 10 s per row when suites are named; 6 when every suite runs, so that the whole run
+    // (the scale suite alone takes about 9 minutes) fits in 15 minutes on 2 cores.
+    let mut seconds: Option<f64> = None;
     let mut json_path = None;
     let mut suites = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(seconds),
+            "--seconds" => {
+                seconds = Some(it.next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN))
+            }
             "--json" => json_path = it.next().cloned(),
-            "proto" | "node" | "federation" => suites.push(a.clone()),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return;
+            }
+            s if SUITES.contains(&s) => suites.push(a.clone()),
             other => {
                 eprintln!("unknown argument {other}; {USAGE}");
                 std::process::exit(2);
             }
         }
     }
+    let seconds = seconds.unwrap_or(if suites.is_empty() { 6.0 } else { 10.0 });
     if seconds.is_nan() || seconds <= 0.0 {
         eprintln!("--seconds must be positive; {USAGE}");
         std::process::exit(2);
     }
     if suites.is_empty() {
-        suites = vec!["proto".into(), "node".into(), "federation".into()];
+        suites = SUITES.iter().map(|s| (*s).to_owned()).collect();
     }
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; run `cargo xtask bench` for release-mode figures");
     }
     let machine = machine();
     eprintln!("machine: {machine}");
-    let budget = Duration::from_secs_f64(seconds);
+    let started = std::time::SystemTime::now();
+    let run_start = Instant::now();
     let mut rows = Vec::new();
+    let mut timings = Vec::new();
     for s in &suites {
-        match s.as_str() {
-            "proto" => rows.extend(proto(budget)),
-            "node" => rows.extend(node::node(seconds)),
-            "federation" => rows.extend(federation::federation(seconds)),
-            _ => {}
-        }
+        let t = Instant::now();
+        let suite_rows = run_suite(s, seconds);
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!("suite {s}: {} rows in {secs:.0} s", suite_rows.len());
+        timings.push(serde_json::json!({"suite": s, "seconds": secs, "rows": suite_rows.len()}));
+        rows.extend(suite_rows.into_iter().map(|r| (s.clone(), r)));
     }
+    let wall = run_start.elapsed().as_secs_f64();
     println!();
     println!("machine: {machine}");
     println!();
     println!("| figure | value | reference | reference value | ratio | target |");
     println!("|---|---:|---|---:|---:|---:|");
-    for r in &rows {
+    for (_, r) in &rows {
         let target = r.target.map_or("—".to_owned(), |t| match &r.skipped {
             Some(_) => format!("≥ {t:.2}"),
             None => format!("≥ {t:.2} {}", if r.ratio >= t { "✓" } else { "✗" }),
@@ -271,7 +305,7 @@ fn main() {
             ),
         }
     }
-    let noted: Vec<&Row> = rows.iter().filter(|r| !r.notes.is_empty()).collect();
+    let noted: Vec<&Row> = rows.iter().map(|(_, r)| r).filter(|r| !r.notes.is_empty()).collect();
     if !noted.is_empty() {
         println!();
         println!("Checks and notes:");
@@ -282,18 +316,32 @@ fn main() {
             }
         }
     }
-    let json: Vec<serde_json::Value> = rows
+    println!();
+    println!("suites: {} in {wall:.0} s", suites.join(", "));
+    let json_rows: Vec<serde_json::Value> = rows
         .iter()
-        .map(|r| {
+        .map(|(suite, r)| {
             // A skipped row has no figures: null, not a misleading 0.
             let measured = |v: f64| r.skipped.is_none().then_some(v);
-            serde_json::json!({"figure": r.name, "unit": r.unit, "value": measured(r.value),
-                "reference": r.reference_name, "reference_value": measured(r.reference),
-                "ratio": measured(r.ratio), "target": r.target, "skipped": r.skipped,
+            let target_met = r.target.filter(|_| r.skipped.is_none()).map(|t| r.ratio >= t);
+            serde_json::json!({"suite": suite, "figure": r.name, "unit": r.unit,
+                "value": measured(r.value), "reference": r.reference_name,
+                "reference_value": measured(r.reference), "ratio": measured(r.ratio),
+                "target": r.target, "target_met": target_met, "skipped": r.skipped,
                 "notes": r.notes})
         })
         .collect();
-    let path = json_path.unwrap_or_else(|| "target/bench/proto.json".into());
+    let unix = started.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let json = serde_json::json!({
+        "machine": machine,
+        "started_unix": unix,
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "seconds": seconds,
+        "suites": timings,
+        "wall_seconds": wall,
+        "rows": json_rows,
+    });
+    let path = json_path.unwrap_or_else(|| "target/bench/bench.json".into());
     if let Some(dir) = std::path::Path::new(&path).parent() {
         let _ = std::fs::create_dir_all(dir);
     }

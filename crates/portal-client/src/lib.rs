@@ -19,6 +19,7 @@
 pub mod client;
 pub mod fetch;
 pub mod net;
+pub mod ssrf;
 pub mod verify;
 
 pub use client::{Client, ClientError, LogPage, NationalPage};

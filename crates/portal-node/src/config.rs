@@ -45,6 +45,31 @@ pub struct NodeConfig {
     /// Following members, for a node that has some (`[aggregator]`; all settings default).
     #[serde(default)]
     pub aggregator: AggregatorConfig,
+    /// The database (`[store]`; all settings default).
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: the node's database (portal-store, on sled).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Most memory sled's page cache may hold, in MiB (at least 1). The default, 64, keeps a
+    /// central with a million records in a few hundred MiB; sled's own default is 1024.
+    pub cache_mib: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { cache_mib: portal_store::DEFAULT_CACHE_BYTES / (1024 * 1024) }
+    }
+}
+
+impl StoreConfig {
+    /// The options `portal-store` opens the database with.
+    pub fn options(&self) -> portal_store::StoreOptions {
+        portal_store::StoreOptions { cache_bytes: self.cache_mib.max(1) * 1024 * 1024 }
+    }
 }
 
 /// `[aggregator]`: how a node with members follows them (SPEC.md §13). A node becomes an
@@ -153,6 +178,7 @@ impl NodeConfig {
             max_attachment_bytes: default_max_attachment(),
             websub: WebSubConfig::default(),
             aggregator: AggregatorConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 
@@ -222,5 +248,28 @@ impl DataDir {
     /// `store/`.
     pub fn store(&self) -> PathBuf {
         self.root.join("store")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_cache_defaults_to_64_mib_and_is_a_setting() {
+        let token = Digest::new("0".repeat(64)).expect("valid digest");
+        let id = NodeId::new("bo-y-te").expect("valid id");
+        let config = NodeConfig::new(id, BTreeMap::new(), "http://127.0.0.1:1".into(), token);
+        let text = toml::to_string_pretty(&config).expect("serialises");
+        assert!(text.contains("[store]\ncache_mib = 64\n"), "{text}");
+        assert_eq!(config.store.options().cache_bytes, 64 * 1024 * 1024);
+        // A config written before the setting existed still loads, with the default.
+        let old = text.replace("[store]\ncache_mib = 64\n", "");
+        let parsed: NodeConfig = toml::from_str(&old).expect("parses");
+        assert_eq!(parsed.store, StoreConfig::default());
+        let small: NodeConfig =
+            toml::from_str(&text.replace("cache_mib = 64", "cache_mib = 8")).expect("parses");
+        assert_eq!(small.store.options().cache_bytes, 8 * 1024 * 1024);
+        assert!(toml::from_str::<NodeConfig>(&text.replace("cache_mib", "cache_mb")).is_err());
     }
 }

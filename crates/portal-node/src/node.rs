@@ -236,7 +236,7 @@ impl Node {
         let config = load_config(&dir)?;
         let signer = load_signer(&dir)?;
         let history = crate::keys::history(&dir)?;
-        let store = Arc::new(Store::open(&dir.store())?);
+        let store = Arc::new(Store::open_with(&dir.store(), config.store.options())?);
         let refusal = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::sync_channel(1024);
         let metrics = Arc::new(Metrics::default());

@@ -156,10 +156,37 @@ fn decode_u64(v: &[u8], what: &str) -> Result<u64> {
         .map_err(|_| StoreError::Corrupt(format!("{what} is not an 8-byte integer")))
 }
 
+/// How much memory sled may use for its page cache, when nothing else is said: 64 MiB.
+///
+/// sled's own default is 1 GiB, and sled fills it: a central that ingested 100,000 records
+/// peaked at about 760 MiB of RSS with it (docs/benchmarks.md). The log is read mostly at its
+/// tail and the OS page cache still holds the files, so a smaller cache costs little.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Settings for [`Store::open_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Upper bound of sled's page cache, in bytes (sled's `cache_capacity`). sled counts it
+    /// approximately, so the process's RSS can exceed it somewhat.
+    pub cache_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { cache_bytes: DEFAULT_CACHE_BYTES }
+    }
+}
+
 impl Store {
-    /// Open (or create) the store in `dir`.
+    /// Open (or create) the store in `dir`, with the default [`StoreOptions`].
     pub fn open(dir: &Path) -> Result<Store> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
+        Store::open_with(dir, StoreOptions::default())
+    }
+
+    /// Open (or create) the store in `dir` with `options`.
+    pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store> {
+        let config = sled::Config::new().path(dir).cache_capacity(options.cache_bytes);
+        let db = config.open().map_err(|e| match e {
             sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
                 StoreError::Locked(dir.display().to_string())
             }

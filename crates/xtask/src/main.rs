@@ -2,9 +2,13 @@
 //!
 //! - `cargo xtask ci`       — what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
 //! - `cargo xtask vectors`  — regenerate `proto-spec/vectors/` from the code (review the diff!).
-//! - `cargo xtask bench [proto] [node] [federation] [--seconds N] [--json PATH]` — build in
-//!   release mode and print the benchmark table (all three suites by default; see
+//! - `cargo xtask bench [SUITE…] [--seconds N] [--json PATH]` — build in release mode and print
+//!   the benchmark table (every suite by default; `portal-bench --help` lists them; see
 //!   docs/benchmarks.md). Honours `CARGO_TARGET_DIR`: cargo names the executables it built.
+//! - `cargo xtask soak [--minutes N] [--seed S]` — the long reliability suites (default 10
+//!   minutes): the kill -9 crash loops at 20 rounds (`PORTAL_CRASH_LOOP=1`, the e2e tests),
+//!   then the harness's `soak` (malformed corpus, SSRF matrix, bombs, the fault soak for the
+//!   rest of the time). Prints a summary; exits non-zero if any invariant failed.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -56,7 +60,8 @@ fn vectors() -> Result<(), String> {
     Ok(())
 }
 
-fn bench(args: &[String]) -> Result<(), String> {
+/// Build the harness and the node in release mode; the harness's path.
+fn build_harness() -> Result<PathBuf, String> {
     // Build the harness and the node binary it measures in one cargo invocation, so both see
     // the same feature resolution: building them separately (`cargo run -p portal-bench`, then
     // `cargo build -p portal` from the harness) recompiles shared dependencies back and forth on
@@ -83,11 +88,104 @@ fn bench(args: &[String]) -> Result<(), String> {
             let (_, rest) = l.split_once("\"executable\":\"")?;
             rest.split_once('"').map(|(path, _)| PathBuf::from(path))
         })
-        .ok_or("cargo reported no portal-bench executable")?;
-    let mut c = Command::new(harness);
+        .ok_or_else(|| "cargo reported no portal-bench executable".to_owned())?;
+    Ok(harness)
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut c = Command::new(build_harness()?);
     c.current_dir(root()).args(args);
     run(c)
 }
+
+/// `cargo xtask soak`: the crash loops, then the harness's soak with the minutes left.
+fn soak(args: &[String]) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    let mut minutes = 10.0f64;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--minutes" => {
+                minutes = it
+                    .next()
+                    .and_then(|m| m.parse().ok())
+                    .filter(|m: &f64| *m > 0.0)
+                    .ok_or("--minutes takes a positive number")?;
+            }
+            "--seed" | "--only" => {
+                rest.push(a.clone());
+                rest.push(it.next().cloned().ok_or_else(|| format!("{a} takes a value"))?);
+            }
+            other => return Err(format!("unknown argument {other}; {SOAK_USAGE}")),
+        }
+    }
+    let harness = build_harness()?;
+    // 1. The crash loops: 20 rounds each of kill -9 of a ministry during concurrent
+    //    publishing and of the central during ingest (tests/e2e/crash.rs, federation.rs).
+    let mut test = cargo();
+    test.env("PORTAL_CRASH_LOOP", "1").args([
+        "test",
+        "-p",
+        "portal-tests",
+        "--test",
+        "e2e",
+        "--",
+        "kill_9",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    if !rest.iter().any(|a| a == "--only") {
+        eprintln!("$ PORTAL_CRASH_LOOP=1 {test:?}");
+    }
+    let t = std::time::Instant::now();
+    // `--only` picks one part of the harness's soak: the crash loops are skipped then.
+    let only = rest.iter().any(|a| a == "--only");
+    let text = if only {
+        "skipped (--only)".to_owned()
+    } else {
+        let out = test.output().map_err(|e| format!("cannot start {test:?}: {e}"))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprint!("{text}");
+        if !out.status.success() { format!("{text}\nexit status: {}", out.status) } else { text }
+    };
+    let crash_secs = t.elapsed().as_secs_f64();
+    let crash_ok =
+        only || (!text.contains("exit status:") && text.contains("test result: ok. 2 passed"));
+    let crash_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.contains("kill -9 rounds") || l.starts_with("test result") || l.contains("panicked")
+        })
+        .collect();
+    // 2. The harness's soak, for what is left of the minutes (at least 3).
+    let left = (minutes - start.elapsed().as_secs_f64() / 60.0).max(3.0);
+    let mut c = Command::new(harness);
+    c.current_dir(root()).arg("soak").arg("--minutes").arg(format!("{left:.2}")).args(&rest);
+    let harness_result = run(c);
+    println!();
+    println!(
+        "## kill -9 crash loops, 20 rounds each ({crash_secs:.0} s): {}",
+        if crash_ok { "ok" } else { "FAILED" }
+    );
+    for l in &crash_lines {
+        println!("- {}", l.trim());
+    }
+    println!();
+    println!("cargo xtask soak: {:.1} minutes in all", start.elapsed().as_secs_f64() / 60.0);
+    match (crash_ok, harness_result) {
+        (true, Ok(())) => Ok(()),
+        (false, _) => Err("the kill -9 crash loops failed (output above)".into()),
+        (true, Err(e)) => Err(format!("the soak found a failed invariant: {e}")),
+    }
+}
+
+const SOAK_USAGE: &str =
+    "cargo xtask soak [--minutes N] [--seed S] [--only corpus|ssrf|bombs|faults]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -95,10 +193,11 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("vectors") => vectors(),
         Some("bench") => bench(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | vectors | bench [proto] [node] [federation] [--seconds N] \
-                 [--json PATH]"
+                "usage: cargo xtask ci | vectors | bench [SUITE…] [--seconds N] [--json PATH] | \
+                 soak [--minutes N] [--seed S]"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,186 @@
+//! The SSRF matrix (`portal_client::ssrf::matrix`) against everything that fetches a URL an
+//! operator or a member chose, with a loopback canary that must see zero connections:
+//!
+//! - the `Fetcher` as the aggregator configures it by default (`allow_private_members =
+//!   false`), with every target's origin **on** its allowlist, so that only the address and
+//!   scheme checks stand between the URL and the network;
+//! - redirects to each target, from a loopback member of a loopback federation
+//!   (`allow_private` on, the allowlist holding the member's origin only);
+//! - `portal member add` on a central with its default settings.
+//!
+//! https → http downgrades need a TLS member to be exercised end to end; the soak has none, so
+//! that rule is covered by portal-client's unit test of the hop check (`fetch.rs`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use portal_client::ssrf::{Target, matrix};
+use portal_client::{AllowedOrigins, FetchError, FetchPolicy, Fetcher, Url};
+
+use super::Section;
+use super::http::{Handler, Reply, Server};
+
+fn aggregator_policy() -> FetchPolicy {
+    // The aggregator's defaults (`[aggregator]` timeouts 5/10/30 s, allow_private off).
+    FetchPolicy {
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(10),
+        total_timeout: Duration::from_secs(30),
+        allow_private: false,
+        ..FetchPolicy::default()
+    }
+}
+
+/// "refused" (what must happen), or what happened instead.
+fn verdict(result: Result<portal_client::Fetched, FetchError>) -> String {
+    match result {
+        Err(FetchError::Refused { .. }) => "refused".into(),
+        Err(e) => format!("NOT REFUSED: {} ({e})", e.code()),
+        Ok(f) => format!("NOT REFUSED: fetched {} bytes", f.body.len()),
+    }
+}
+
+pub(crate) async fn ssrf(bin: &Path) -> Section {
+    let mut section = Section::new("SSRF matrix");
+    let canary = match Server::start(Arc::new(|_, _| Reply::ok("text/plain", "canary"))).await {
+        Ok(s) => s,
+        Err(e) => {
+            section.fail(format!("canary: {e}"));
+            return section;
+        }
+    };
+    let targets = matrix(canary.port);
+    section.count("targets", targets.len() as u64);
+
+    // 1. The aggregator's fetcher, every target's origin allowed.
+    let origins = AllowedOrigins::new();
+    for t in &targets {
+        if let Ok(u) = Url::parse(&t.url) {
+            origins.insert(&u);
+        }
+    }
+    let fetcher = match Fetcher::new(aggregator_policy()) {
+        Ok(f) => f.with_allowed_origins(origins),
+        Err(e) => {
+            section.fail(format!("fetcher: {e}"));
+            return section;
+        }
+    };
+    let mut refused = 0;
+    for t in &targets {
+        let v = match Url::parse(&t.url) {
+            Ok(u) => verdict(fetcher.get(&u, None).await),
+            // A URL the parser refuses never reaches the network either.
+            Err(_) => "refused".into(),
+        };
+        if v == "refused" {
+            refused += 1;
+        } else {
+            section.fail(format!("fetcher, {} {}: {v}", t.category, t.url));
+        }
+    }
+    section.count("direct fetches refused", refused);
+
+    // 2. Redirects to each target, from an allowed loopback member.
+    let redirect_to: Arc<Vec<Target>> = Arc::new(targets.clone());
+    let handler: Handler = {
+        let targets = Arc::clone(&redirect_to);
+        Arc::new(move |_, path| {
+            let n: Option<usize> = path.strip_prefix("/r/").and_then(|n| n.parse().ok());
+            match n.and_then(|n| targets.get(n)) {
+                Some(t) => Reply::redirect(&t.url),
+                None => Reply::status(404),
+            }
+        })
+    };
+    let redirector = match Server::start(handler).await {
+        Ok(s) => s,
+        Err(e) => {
+            section.fail(format!("redirector: {e}"));
+            return section;
+        }
+    };
+    let member = Url::parse(&redirector.base()).map_err(|e| e.to_string());
+    let loopback = Fetcher::new(FetchPolicy { allow_private: true, ..aggregator_policy() });
+    let mut redirects_refused = 0;
+    match (member, loopback) {
+        (Ok(member), Ok(f)) => {
+            let f = f.with_allowed_origins(AllowedOrigins::from_urls([&member]));
+            for (n, t) in targets.iter().enumerate() {
+                let url = member.join(&format!("/r/{n}")).expect("a valid path");
+                let v = verdict(f.get(&url, None).await);
+                if v == "refused" {
+                    redirects_refused += 1;
+                } else {
+                    section.fail(format!("redirect to {} {}: {v}", t.category, t.url));
+                }
+            }
+        }
+        (m, f) => section.fail(format!("redirect setup: {:?} {:?}", m.err(), f.err())),
+    }
+    section.count("redirects refused", redirects_refused);
+    section.count("redirector requests", redirector.accepted.load(Ordering::SeqCst));
+
+    // 3. `portal member add` on a central with default settings.
+    match member_add(bin, &targets).await {
+        Ok((ok, failures)) => {
+            section.count("`portal member add` refused", ok);
+            for f in failures {
+                section.fail(f);
+            }
+        }
+        Err(e) => section.fail(format!("portal member add: {e}")),
+    }
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let hits = canary.accepted.load(Ordering::SeqCst);
+    section.count("canary connections", hits);
+    if hits != 0 {
+        section.fail(format!("the loopback canary saw {hits} connection(s)"));
+    }
+    section
+}
+
+/// Run `portal member add --pin` for each target against a fresh central: each must fail.
+async fn member_add(bin: &Path, targets: &[Target]) -> Result<(u64, Vec<String>), String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let data = dir.path().join("gov");
+    let (_, key) = crate::node::portal_init(
+        bin,
+        &data,
+        &["--id", "chinh-phu", "--name", "Chính phủ"],
+        "http://127.0.0.1:9",
+    )?;
+    let mut ok = 0;
+    let mut failures = Vec::new();
+    for t in targets {
+        let out = tokio::process::Command::new(bin)
+            .args(["member", "add", "--data"])
+            .arg(&data)
+            .arg(&t.url)
+            .args(["--pin", &key.to_base64()])
+            .env("RUST_LOG", "error")
+            .output()
+            .await
+            .map_err(|e| format!("cannot run portal: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        if out.status.success() {
+            failures.push(format!("`portal member add {}` ({}) succeeded", t.url, t.category));
+        } else if ["refused", "not allowed", "public", "invalid", "scheme"]
+            .iter()
+            .any(|w| stderr.contains(w))
+        {
+            ok += 1;
+        } else {
+            failures.push(format!(
+                "`portal member add {}` ({}) failed, but not as a refusal: {}",
+                t.url,
+                t.category,
+                stderr.trim()
+            ));
+        }
+    }
+    Ok((ok, failures))
+}
