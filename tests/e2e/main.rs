@@ -4,10 +4,12 @@
 mod boundaries;
 mod conformance;
 mod crash;
+mod deploy;
 mod examples;
 mod federation;
 mod feed_readers;
 mod fixtures;
+mod keys;
 mod node;
 mod restore;
 mod spec;

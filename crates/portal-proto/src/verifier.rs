@@ -246,9 +246,15 @@ impl LogVerifier {
                 Some(_) => Ok(()),
             },
             Record::KeyEvent(e) => {
-                let known = self.grants.iter().any(|g| g.kid == e.kid);
+                let known = self.grants.iter().find(|g| g.kid == e.kid);
+                // A rotation the trust already holds (a descriptor or roster listing the node's
+                // keys after it: same key, same first index) confirms that grant (SPEC §11.2).
+                let confirms = known.is_some_and(|g| {
+                    Some(&g.public_key) == e.public_key.as_ref() && g.from_index == e.from_index
+                });
+                let known = known.is_some();
                 match e.event {
-                    KeyEventKind::Rotate if known => {
+                    KeyEventKind::Rotate if known && !confirms => {
                         Err(Rejection::Schema(vec![crate::record::FieldError::new(
                             "kid",
                             "rotation to a key already in use",
@@ -293,13 +299,15 @@ impl LogVerifier {
                         old.until_index =
                             Some(old.until_index.map_or(e.from_index, |u| u.min(e.from_index)));
                     }
-                    self.grants.push(KeyGrant {
-                        kid: e.kid.clone(),
-                        public_key: pk.clone(),
-                        from_index: e.from_index,
-                        until_index: None,
-                        revoked_from: None,
-                    });
+                    if !self.grants.iter().any(|g| g.kid == e.kid) {
+                        self.grants.push(KeyGrant {
+                            kid: e.kid.clone(),
+                            public_key: pk.clone(),
+                            from_index: e.from_index,
+                            until_index: None,
+                            revoked_from: None,
+                        });
+                    }
                 }
                 _ => {
                     if let Some(g) = self.grants.iter_mut().find(|g| g.kid == e.kid) {
