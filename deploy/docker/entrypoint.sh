@@ -45,7 +45,12 @@ portal serve --data "$data" --listen "$listen" &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null' TERM INT
 until curl -fsS "http://127.0.0.1:${listen##*:}/healthz" >/dev/null 2>&1; do
-    kill -0 "$server" 2>/dev/null || wait "$server"
+    if ! kill -0 "$server" 2>/dev/null; then
+        status=0
+        wait "$server" || status=$?
+        echo "portal: the server stopped before answering (status $status)" >&2
+        exit "$status"
+    fi
     sleep 1
 done
 for url in $PORTAL_MEMBERS; do
