@@ -177,3 +177,70 @@ async fn a_ministry_rotates_its_key_and_verifiers_learn_it_from_the_log() {
     assert!(gov2_srv.terminate(), "the new central stops cleanly");
     assert!(central_srv.terminate(), "the central stops cleanly");
 }
+
+/// `portal key revoke`: a retired key revoked from an index. A verifier that follows the log
+/// learns it from the key event; one that starts from the node's descriptor grants (which now
+/// carry `revoked_from`) refuses what the key signed from that index on.
+#[test]
+fn a_revoked_key_invalidates_what_it_signed_from_the_index_on() {
+    let bin = portal_bin();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("moh");
+    let d = data.to_str().expect("utf-8");
+    let (ok, out, err) = portal(
+        &bin,
+        &[
+            "init",
+            "--data",
+            d,
+            "--id",
+            "bo-y-te",
+            "--name",
+            "Bộ Y tế",
+            "--url",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert!(ok, "init: {err}");
+    let old = PublicKey::from_base64(&crate::node::init_field(&out, "public key:")).expect("key");
+    let draft = tmp.path().join("draft.json");
+    std::fs::write(&draft, r#"{"kind": "news", "language": "vi", "title": "Tin"}"#).expect("w");
+    let draft = draft.to_str().expect("utf-8");
+    for _ in 0..2 {
+        let (ok, _, err) = portal(&bin, &["publish", "--data", d, draft]);
+        assert!(ok, "publish: {err}");
+    }
+    let (ok, _, err) = portal(&bin, &["key", "rotate", "--data", d]);
+    assert!(ok, "rotate: {err}");
+    let kid = old.key_id().to_string();
+    let (ok, _, err) = portal(
+        &bin,
+        &["key", "revoke", "--data", d, &kid, "--from-index", "1", "--reason", "Khóa cũ bị lộ"],
+    );
+    assert!(ok, "revoke: {err}");
+    let history: Vec<KeyGrant> =
+        serde_json::from_slice(&std::fs::read(data.join("keys/history.json")).expect("history"))
+            .expect("json");
+    assert_eq!(history[0].revoked_from, Some(1));
+    // The current key cannot be revoked.
+    let current = history[1].kid.to_string();
+    let (ok, _, err) = portal(
+        &bin,
+        &["key", "revoke", "--data", d, &current, "--from-index", "0", "--reason", "x"],
+    );
+    assert!(!ok && err.contains("is the current key"), "{err}");
+
+    let store = portal_store::Store::open(&data.join("store")).expect("store");
+    let log = store.entries(0, 100).expect("entries");
+    assert_eq!(log.len(), 4, "two items, the rotation, the revocation");
+    let id = NodeId::new("bo-y-te").expect("id");
+    let mut follower = LogVerifier::new(id.clone(), vec![KeyGrant::pinned(old.clone())]);
+    for s in &log {
+        follower.push(s).expect("the log verifies in order");
+    }
+    assert_eq!(follower.grants()[0].revoked_from, Some(1), "learned from the key event");
+    let mut fresh = LogVerifier::new(id, history);
+    fresh.push(&log[0]).expect("index 0 is before the revocation");
+    let e = fresh.push(&log[1]).expect_err("index 1 was signed by the revoked key");
+    assert_eq!(e.code(), "revoked-key");
+}

@@ -253,6 +253,55 @@ pub fn rotate(dir: &DataDir, reason: &str) -> Result<Rotated, RotateError> {
     Ok(Rotated { log_index, old: old.public_key(), new: new.public_key(), retired_seed: retired })
 }
 
+/// Revoke one of the node's keys from log index `from_index` (SPEC.md §4.3): a `revoke` key
+/// event signed by the current key, and `revoked_from` in the history (so the descriptor says
+/// it). For a retired key that may have been compromised: every record it signed at
+/// `from_index` or later becomes invalid, including records already accepted, so verifiers
+/// re-examine them. The current key cannot be revoked here (rotate first). On a stopped node.
+pub fn revoke(dir: &DataDir, kid: &str, from_index: u64, reason: &str) -> Result<u64, RotateError> {
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| RotateError::Failed(format!("{what}: {e}"));
+    let node = crate::Node::open(dir.clone())?;
+    if let Some(reason) = node.refusal() {
+        return Err(RotateError::Refused(reason));
+    }
+    let mut grants = history(dir)?;
+    let position = grants.iter().position(|g| g.kid.to_string() == kid).ok_or_else(|| {
+        RotateError::Failed(format!("{kid} is not one of this node's keys (keys/history.json)"))
+    })?;
+    if position + 1 == grants.len() {
+        return Err(RotateError::Failed(format!(
+            "{kid} is the current key: rotate first (`portal key rotate`), then revoke it"
+        )));
+    }
+    let index = node.store.size();
+    let event = KeyEvent {
+        ipsp: 1,
+        record_type: RecordType::KeyEvent,
+        origin: node.config.id.clone(),
+        log_index: index,
+        event: KeyEventKind::Revoke,
+        kid: grants[position].kid.clone(),
+        public_key: None,
+        from_index,
+        reason: reason.trim().to_owned(),
+        time: now(),
+    };
+    event.validate().map_err(|e| {
+        RotateError::Failed(format!(
+            "key event: {}",
+            e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        ))
+    })?;
+    let at = node.append_own(Record::KeyEvent(event)).map_err(|e| failed("key event", &e))?;
+    let g = &mut grants[position];
+    g.revoked_from = Some(g.revoked_from.map_or(from_index, |r| r.min(from_index)));
+    let json = serde_json::to_vec_pretty(&grants).map_err(|e| failed("history", &e))?;
+    files::replace_private(&history_path(dir), &json)
+        .map_err(|e| failed("keys/history.json", &e))?;
+    Ok(at)
+}
+
 #[cfg(test)]
 mod tests {
     // The CLI runs one rotation per process (a `Node` keeps its store open until the process
