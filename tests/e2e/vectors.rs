@@ -703,6 +703,27 @@ impl Gen {
         steps.push(json!({"checkpoint": cp(6, 10, &MOH2)}));
         self.log("history-with-rotation", "Six entries: news, alert, correction, rotation to key 2, an item and a withdrawal signed by key 2, then a checkpoint signed by key 2.", t.clone(), 20, steps, &[all_valid.as_slice(), &["valid"]].concat());
 
+        // Trust that already holds the rotation (a descriptor or roster listing both grants).
+        let after_rotation = trust(&[(
+            "bo-y-te",
+            vec![
+                KeyGrant { until_index: Some(4), ..MOH.grant() },
+                KeyGrant { from_index: 4, ..MOH2.grant() },
+            ],
+        )]);
+        let mut steps = full.clone();
+        steps.push(json!({"checkpoint": cp(6, 10, &MOH2)}));
+        self.log("rotation-already-trusted", "The same history verified with trust that already lists both grants (key 1 until index 4, key 2 from index 4, as a descriptor or roster after the rotation): the rotation confirms the known grant.", after_rotation, 20, steps, &[all_valid.as_slice(), &["valid"]].concat());
+        let other_validity = trust(&[("bo-y-te", vec![MOH.grant(), MOH2.grant()])]);
+        self.log(
+            "rotation-to-key-already-granted",
+            "A rotation to key 2 from index 4, when key 2 is already trusted from index 0.",
+            other_validity,
+            20,
+            vec![rec(&s0), rec(&s1), rec(&s2), rec(&s3)],
+            &["valid", "valid", "valid", "schema"],
+        );
+
         let steps = vec![
             rec(&s0),
             rec(&s1),

@@ -32,6 +32,12 @@ pub fn history_path(dir: &DataDir) -> PathBuf {
     dir.keys().join("history.json")
 }
 
+/// `DATA/keys/next.key`: the new seed while a rotation is under way. The node refuses to start
+/// while it exists (it could sign with a key the log has already retired).
+pub fn pending_path(dir: &DataDir) -> PathBuf {
+    dir.keys().join("next.key")
+}
+
 /// `DATA/keys/retired/<kid>.key`.
 pub fn retired_path(dir: &DataDir, kid: &str) -> PathBuf {
     dir.keys().join("retired").join(format!("{kid}.key"))
@@ -44,13 +50,7 @@ pub fn retired_path(dir: &DataDir, kid: &str) -> PathBuf {
 pub fn history(dir: &DataDir) -> Result<Vec<KeyGrant>, OpenError> {
     let current = load_signer(dir)?.public_key();
     let path = history_path(dir);
-    let grants: Vec<KeyGrant> = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| file_error(&path, e))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(vec![KeyGrant::pinned(current)]);
-        }
-        Err(e) => return Err(file_error(&path, e)),
-    };
+    let grants = read_history(dir)?.unwrap_or_else(|| vec![KeyGrant::pinned(current.clone())]);
     match grants.last() {
         Some(g) if g.public_key == current && g.until_index.is_none() => Ok(grants),
         _ => Err(file_error(
@@ -61,6 +61,15 @@ pub fn history(dir: &DataDir) -> Result<Vec<KeyGrant>, OpenError> {
                 dir.key().display()
             ),
         )),
+    }
+}
+
+fn read_history(dir: &DataDir) -> Result<Option<Vec<KeyGrant>>, OpenError> {
+    let path = history_path(dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| file_error(&path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(file_error(&path, e)),
     }
 }
 
@@ -142,13 +151,33 @@ pub enum RotateError {
 pub fn rotate(dir: &DataDir, reason: &str) -> Result<Rotated, RotateError> {
     let failed =
         |what: &str, e: &dyn std::fmt::Display| RotateError::Failed(format!("{what}: {e}"));
-    let node = crate::Node::open(dir.clone())?;
+    let next_path = pending_path(dir);
+    let current = load_signer(dir)?;
+    // The history as it was before this rotation: an interrupted run may have written the new
+    // one already (its last grant is then the pending key, the one before it the current key).
+    let mut history =
+        read_history(dir)?.unwrap_or_else(|| vec![KeyGrant::pinned(current.public_key())]);
+    if history.len() >= 2
+        && history[history.len() - 2].public_key == current.public_key()
+        && next_path.exists()
+    {
+        history.pop();
+        if let Some(g) = history.last_mut() {
+            g.until_index = None;
+        }
+    }
+    if history.last().is_none_or(|g| g.public_key != current.public_key()) {
+        return Err(RotateError::Failed(format!(
+            "{} does not end with the current key {}: the key files disagree",
+            history_path(dir).display(),
+            current.public_key().key_id()
+        )));
+    }
+    let node = crate::Node::open_with(dir.clone(), history.clone())?;
     if let Some(reason) = node.refusal() {
         return Err(RotateError::Refused(reason));
     }
-    let history = history(dir)?;
     let old = node.signer().clone();
-    let next_path = dir.keys().join("next.key");
     // Resume: a stored key event of ours naming the seed in next.key.
     let pending = match std::fs::read_to_string(&next_path) {
         Ok(t) => Some(
@@ -222,4 +251,122 @@ pub fn rotate(dir: &DataDir, reason: &str) -> Result<Rotated, RotateError> {
         .map_err(|e| failed("keys/history.json", &e))?;
     std::fs::rename(&next_path, dir.key()).map_err(|e| failed("keys/node.key", &e))?;
     Ok(Rotated { log_index, old: old.public_key(), new: new.public_key(), retired_seed: retired })
+}
+
+/// Revoke one of the node's keys from log index `from_index` (SPEC.md §4.3): a `revoke` key
+/// event signed by the current key, and `revoked_from` in the history (so the descriptor says
+/// it). For a retired key that may have been compromised: every record it signed at
+/// `from_index` or later becomes invalid, including records already accepted, so verifiers
+/// re-examine them. The current key cannot be revoked here (rotate first). On a stopped node.
+pub fn revoke(dir: &DataDir, kid: &str, from_index: u64, reason: &str) -> Result<u64, RotateError> {
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| RotateError::Failed(format!("{what}: {e}"));
+    let node = crate::Node::open(dir.clone())?;
+    if let Some(reason) = node.refusal() {
+        return Err(RotateError::Refused(reason));
+    }
+    let mut grants = history(dir)?;
+    let position = grants.iter().position(|g| g.kid.to_string() == kid).ok_or_else(|| {
+        RotateError::Failed(format!("{kid} is not one of this node's keys (keys/history.json)"))
+    })?;
+    if position + 1 == grants.len() {
+        return Err(RotateError::Failed(format!(
+            "{kid} is the current key: rotate first (`portal key rotate`), then revoke it"
+        )));
+    }
+    let index = node.store.size();
+    let event = KeyEvent {
+        ipsp: 1,
+        record_type: RecordType::KeyEvent,
+        origin: node.config.id.clone(),
+        log_index: index,
+        event: KeyEventKind::Revoke,
+        kid: grants[position].kid.clone(),
+        public_key: None,
+        from_index,
+        reason: reason.trim().to_owned(),
+        time: now(),
+    };
+    event.validate().map_err(|e| {
+        RotateError::Failed(format!(
+            "key event: {}",
+            e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        ))
+    })?;
+    let at = node.append_own(Record::KeyEvent(event)).map_err(|e| failed("key event", &e))?;
+    let g = &mut grants[position];
+    g.revoked_from = Some(g.revoked_from.map_or(from_index, |r| r.min(from_index)));
+    let json = serde_json::to_vec_pretty(&grants).map_err(|e| failed("history", &e))?;
+    files::replace_private(&history_path(dir), &json)
+        .map_err(|e| failed("keys/history.json", &e))?;
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    // The CLI runs one rotation per process (a `Node` keeps its store open until the process
+    // ends), so these tests check the files; tests/e2e/keys.rs verifies the log end to end.
+    use std::collections::BTreeMap;
+
+    use portal_proto::ids::Lang;
+
+    use super::*;
+
+    fn node_dir(tmp: &tempfile::TempDir) -> DataDir {
+        let dir = DataDir::new(tmp.path().join("moh"));
+        let names = BTreeMap::from([(Lang::new("vi").expect("lang"), "Bộ Y tế".to_owned())]);
+        crate::init(&dir, "bo-y-te", names, "http://127.0.0.1:9").expect("init");
+        dir
+    }
+
+    #[test]
+    fn a_rotation_retires_the_old_key_from_the_next_index_and_keeps_its_seed() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = node_dir(&tmp);
+        let first = load_signer(&dir).expect("key").public_key();
+        assert_eq!(history(&dir).expect("history"), vec![KeyGrant::pinned(first.clone())]);
+        let r = rotate(&dir, "định kỳ").expect("rotate");
+        assert_eq!((r.log_index, r.old.clone()), (0, first.clone()));
+        let h = history(&dir).expect("history");
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0], KeyGrant { until_index: Some(1), ..KeyGrant::pinned(first.clone()) });
+        assert_eq!(h[1], KeyGrant { from_index: 1, ..KeyGrant::pinned(r.new.clone()) });
+        assert!(!pending_path(&dir).exists());
+        assert!(r.retired_seed.exists());
+        // The checkpoint of size 1 covers the event: the retired key signs it.
+        let current = load_signer(&dir).expect("key");
+        assert_eq!(current.public_key(), r.new);
+        assert_eq!(checkpoint_signer(&dir, &current, &h, 1).expect("s").public_key(), first);
+        assert_eq!(checkpoint_signer(&dir, &current, &h, 2).expect("s").public_key(), r.new);
+        // A third party starts from the first key alone and learns the rest from the log.
+        assert_eq!(initial_grants(&h), vec![KeyGrant::pinned(first)]);
+    }
+
+    #[test]
+    fn an_interrupted_rotation_blocks_the_node_until_it_is_finished() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = node_dir(&tmp);
+        // Interrupted after writing the new seed: the node must not start (it could sign with
+        // a key the log retires), and rotating again finishes with that seed.
+        let seed = [7u8; 32];
+        std::fs::write(pending_path(&dir), format!("{}\n", Digest::from_bytes(&seed)))
+            .expect("write");
+        let err = crate::Node::open(dir.clone()).expect_err("refused");
+        assert!(err.to_string().contains("key rotation was interrupted"), "{err}");
+        let r = rotate(&dir, "tiếp tục").expect("finish");
+        assert_eq!(r.new, Signer::from_seed(seed).public_key());
+        assert_eq!(history(&dir).expect("history").len(), 2);
+        assert!(!pending_path(&dir).exists());
+    }
+
+    #[test]
+    fn a_history_that_does_not_end_with_the_current_key_is_refused() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = node_dir(&tmp);
+        let other = Signer::from_seed([9u8; 32]).public_key();
+        let json = serde_json::to_vec(&vec![KeyGrant::pinned(other)]).expect("json");
+        std::fs::write(history_path(&dir), json).expect("write");
+        let err = history(&dir).expect_err("refused");
+        assert!(err.to_string().contains("is not the current key"), "{err}");
+    }
 }

@@ -233,9 +233,25 @@ impl Node {
     /// Open the node in `dir`: config, key, store; replay or refuse per the signing journal;
     /// start the writer thread.
     pub fn open(dir: DataDir) -> Result<Arc<Node>, OpenError> {
+        let pending = crate::keys::pending_path(&dir);
+        if pending.exists() {
+            // Signing now could use a key the log has already retired.
+            return Err(file_error(
+                &pending,
+                "a key rotation was interrupted: finish it with `portal key rotate` before \
+                 starting the node",
+            ));
+        }
+        load_config(&dir)?; // a wrong data directory first: the likelier mistake
+        let history = crate::keys::history(&dir)?;
+        Node::open_with(dir, history)
+    }
+
+    /// [`Node::open`] with the key history given (`portal key rotate`, which finishes an
+    /// interrupted rotation).
+    pub(crate) fn open_with(dir: DataDir, history: Vec<KeyGrant>) -> Result<Arc<Node>, OpenError> {
         let config = load_config(&dir)?;
         let signer = load_signer(&dir)?;
-        let history = crate::keys::history(&dir)?;
         let store = Arc::new(Store::open_with(&dir.store(), config.store.options())?);
         let refusal = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::sync_channel(1024);

@@ -374,9 +374,15 @@ pub(crate) fn check_key_event(
     e: &KeyEvent,
     allow_known: bool,
 ) -> Result<(), Rejection> {
-    let known = grants.iter().any(|g| g.kid == e.kid);
+    let known = grants.iter().find(|g| g.kid == e.kid);
+    // A rotation the trust already holds (a descriptor or roster listing the node's keys after
+    // it: same key, same first index) confirms that grant (SPEC §11.2).
+    let confirms = known.is_some_and(|g| {
+        Some(&g.public_key) == e.public_key.as_ref() && g.from_index == e.from_index
+    });
+    let known = known.is_some();
     match e.event {
-        KeyEventKind::Rotate if known && !allow_known => {
+        KeyEventKind::Rotate if known && !allow_known && !confirms => {
             Err(Rejection::Schema(vec![crate::record::FieldError::new(
                 "kid",
                 "rotation to a key already in use",

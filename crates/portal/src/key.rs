@@ -22,10 +22,44 @@ pub(crate) enum KeyCommand {
         #[arg(long, default_value = "scheduled key rotation")]
         reason: String,
     },
+    /// Revoke a retired key from a log index (a compromise): a `revoke` key event signed by
+    /// the current key. Every record the key signed from that index on becomes invalid.
+    Revoke {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The key id to revoke (16 hex digits, as `portal key rotate` printed it).
+        kid: String,
+        /// First log index whose records signed by this key are invalid.
+        #[arg(long)]
+        from_index: u64,
+        /// Public reason, recorded in the log.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 pub(crate) fn run(action: KeyCommand) -> Result<()> {
     match action {
+        KeyCommand::Revoke { data, kid, from_index, reason } => {
+            let dir = DataDir::new(&data);
+            portal_node::node::load_config(&dir)?;
+            match portal_node::keys::revoke(&dir, &kid, from_index, &reason) {
+                Ok(at) => {
+                    println!(
+                        "revoked key {kid} from index {from_index}: key event at log index {at}"
+                    );
+                    println!(
+                        "tell the federation's operators: they set revoked_from in the roster too"
+                    );
+                    Ok(())
+                }
+                Err(RotateError::Open(OpenError::Store(portal_store::StoreError::Locked(_)))) => {
+                    bail!("the node is running: stop it first, then revoke")
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
         KeyCommand::Rotate { data, reason } => {
             let dir = DataDir::new(&data);
             portal_node::node::load_config(&dir)?;

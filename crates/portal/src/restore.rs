@@ -138,7 +138,11 @@ pub(crate) fn run(opts: Restore) -> Result<()> {
     // Entries the local store has beyond the central's copy (the central was behind).
     let mut i = verifier.next_index();
     while i < local {
-        for signed in store.entries(i, CHUNK as usize)? {
+        let chunk = store.entries(i, CHUNK as usize)?;
+        if chunk.is_empty() {
+            bail!("this node's store says it holds {local} entries but entry {i} is missing");
+        }
+        for signed in chunk {
             check(&mut verifier, &mut leaves, i, &signed, "this node's store")?;
             same_as_journal(&sources.journal, i, &signed)?;
             i += 1;
