@@ -67,13 +67,14 @@ fn trust_store(
                 TrustError::Usage(format!("--trust {v}: not an Ed25519 public key: {e}"))
             })
         };
-        if let Some((o, k)) = v.split_once('=')
+        // A bare key first: base64 padding is also an `=`.
+        if let Ok(k) = PublicKey::from_base64(v.trim()) {
+            store.add(origin.clone(), KeyGrant::pinned(k));
+        } else if let Some((o, k)) = v.split_once('=')
             && let Ok(o) = NodeId::new(o)
             && !std::path::Path::new(v).exists()
         {
             store.add(o, KeyGrant::pinned(key(k)?));
-        } else if let Ok(k) = PublicKey::from_base64(v.trim()) {
-            store.add(origin.clone(), KeyGrant::pinned(k));
         } else if v.starts_with("http://") || v.starts_with("https://") {
             return Err(TrustError::Usage(format!(
                 "--trust {v}: bundles verify offline; save the roster and give its path"
