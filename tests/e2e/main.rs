@@ -4,6 +4,7 @@
 mod boundaries;
 mod conformance;
 mod crash;
+mod demo;
 mod examples;
 mod federation;
 mod feed_readers;
