@@ -6,6 +6,7 @@ mod bundle;
 mod bundle_vectors;
 mod conformance;
 mod crash;
+mod demo;
 mod deploy;
 mod examples;
 mod federation;

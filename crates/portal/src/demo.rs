@@ -32,6 +32,17 @@ use portal_proto::record::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+/// `println!` that does not panic when standard output is closed (a reader that went away
+/// must not bring the federation down).
+macro_rules! say {
+    () => {{
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// The seeded content: the central node, the ministries and what their editors publish.
 const CONTENT: &str = include_str!("../demo/content.json");
 /// The demo's own state in its data directory (node addresses, editor tokens, public keys).
@@ -253,7 +264,7 @@ pub(crate) fn run(data: Option<PathBuf>, port: Option<u16>) -> Result<()> {
                     )
                 })?;
             }
-            println!("restarting the demo in {}", root.display());
+            say!("restarting the demo in {}", root.display());
             state
         }
         None => {
@@ -300,7 +311,7 @@ pub(crate) fn run(data: Option<PathBuf>, port: Option<u16>) -> Result<()> {
     if let Some(t) = temp {
         let path = t.path().display().to_string();
         match t.close() {
-            Ok(()) => println!("removed {path}"),
+            Ok(()) => say!("removed {path}"),
             Err(e) => eprintln!("could not remove {path}: {e}"),
         }
     }
@@ -337,7 +348,7 @@ fn check_free(addr: &str, id: &str) -> Result<()> {
 /// `portal init` the four nodes under `root` on `ports` and record the demo's state.
 fn create(root: &Path, content: &Content, ports: &[u16]) -> Result<State> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-    println!("creating a demo federation in {}", root.display());
+    say!("creating a demo federation in {}", root.display());
     let mut nodes = Vec::new();
     for (i, ((id, names), port)) in content.nodes().into_iter().zip(ports).enumerate() {
         let central = i == 0;
@@ -408,7 +419,7 @@ async fn federation(
                 failure = server_result(done).err();
             }
         }
-        Ok(false) => println!("stopped before the demo was ready"),
+        Ok(false) => say!("stopped before the demo was ready"),
         Err(e) => failure = Some(e),
     }
     let _ = stop.send(true);
@@ -420,7 +431,7 @@ async fn federation(
     match failure {
         Some(e) => Err(e),
         None => {
-            println!("demo stopped");
+            say!("demo stopped");
             Ok(())
         }
     }
@@ -502,7 +513,7 @@ async fn add_members(
         let body = json!({"url": m.url, "pin": m.public_key});
         let resp = http.post(&admin).bearer_auth(token).json(&body).send().await?;
         checked(resp, &format!("adding {} to the central's roster", m.id)).await?;
-        println!("central {}: pinned {} ({}), following it", central.id, m.id, m.url);
+        say!("central {}: pinned {} ({}), following it", central.id, m.id, m.url);
     }
     Ok(())
 }
@@ -517,7 +528,7 @@ async fn wait_push(http: &reqwest::Client, ministries: &[NodeState]) {
                 break;
             }
             if Instant::now() > deadline {
-                println!(
+                say!(
                     "push: no confirmed subscription at {} yet; the central polls it instead",
                     m.id
                 );
@@ -618,9 +629,9 @@ async fn seed(http: &reqwest::Client, m: &NodeState, spec: &MinistrySpec) -> Res
         }
     }
     if published + corrected + withdrew == 0 {
-        println!("{}: content already published", m.id);
+        say!("{}: content already published", m.id);
     } else {
-        println!(
+        say!(
             "{}: editor published {published} items, {corrected} correction(s), {withdrew} \
              withdrawal(s)",
             m.id
@@ -658,16 +669,16 @@ async fn wait_ingested(
             let line =
                 format!("central {}: {done}/{total} records verified and ingested", central.id);
             if terminal {
-                print!("\r{line}");
+                let _ = write!(std::io::stdout(), "\r{line}");
                 let _ = std::io::stdout().flush();
             } else {
-                println!("{line}");
+                say!("{line}");
             }
             shown = Some(done);
         }
         if done == total {
             if terminal {
-                println!();
+                say!();
             }
             return Ok(());
         }
@@ -701,43 +712,40 @@ fn display_name(names: &BTreeMap<String, String>, id: &str) -> String {
 fn banner(root: &Path, state: &State, content: &Content, temporary: bool) {
     let central = state.central();
     let c = &central.url;
-    println!();
-    println!("Portal Federation demo: the central node and three ministries on 127.0.0.1");
-    println!();
-    println!("Ministries (each signs its own items; editors publish with the token):");
+    say!();
+    say!("Portal Federation demo: the central node and three ministries on 127.0.0.1");
+    say!();
+    say!("Ministries (each signs its own items; editors publish with the token):");
     for (m, spec) in state.ministries().iter().zip(&content.ministries) {
-        println!("  {:<20} {}  {}", m.id, m.url, display_name(&spec.name, &m.id));
-        println!("      portal        {}/", m.url);
-        println!("      feeds         {}/feeds/atom  {}/feeds/json", m.url, m.url);
-        println!("      editor token  {}", m.editor_token);
+        say!("  {:<20} {}  {}", m.id, m.url, display_name(&spec.name, &m.id));
+        say!("      portal        {}/", m.url);
+        say!("      feeds         {}/feeds/atom  {}/feeds/json", m.url, m.url);
+        say!("      editor token  {}", m.editor_token);
     }
-    println!();
-    println!("Central node (verifies every ministry and aggregates the national view):");
-    println!("  {:<20} {}  {}", central.id, c, display_name(&content.central.name, &central.id));
-    println!("      national portal  {c}/");
-    println!("      national feeds   {c}/feeds/national/atom  {c}/feeds/national/json");
-    println!("      national log     {c}/api/v1/national/log");
-    println!("      search           {c}/api/v1/national/search?q=thong+tu");
-    println!("      members' health  {c}/api/v1/members");
-    println!();
-    println!("Verify the national feed against the ministries' own keys:");
+    say!();
+    say!("Central node (verifies every ministry and aggregates the national view):");
+    say!("  {:<20} {}  {}", central.id, c, display_name(&content.central.name, &central.id));
+    say!("      national portal  {c}/");
+    say!("      national feeds   {c}/feeds/national/atom  {c}/feeds/national/json");
+    say!("      national log     {c}/api/v1/national/log");
+    say!("      search           {c}/api/v1/national/search?q=thong+tu");
+    say!("      members' health  {c}/api/v1/members");
+    say!();
+    say!("Verify the national feed against the ministries' own keys:");
     let trust: Vec<String> =
         state.ministries().iter().map(|m| format!("--trust {}={}", m.id, m.public_key)).collect();
-    println!("  portal verify {c}/feeds/national/atom {}", trust.join(" "));
+    say!("  portal verify {c}/feeds/national/atom {}", trust.join(" "));
     if let Some(m) = state.ministries().first() {
-        println!("Publish and correct an item as an editor of {}:", m.id);
-        println!(
-            "  cargo run -p portal-examples --example publish -- {} {}",
-            m.url, m.editor_token
-        );
+        say!("Publish and correct an item as an editor of {}:", m.id);
+        say!("  cargo run -p portal-examples --example publish -- {} {}", m.url, m.editor_token);
     }
-    println!();
+    say!();
     if temporary {
-        println!("Data: {} (removed on exit; keep a demo with --data DIR)", root.display());
+        say!("Data: {} (removed on exit; keep a demo with --data DIR)", root.display());
     } else {
-        println!("Data: {} (kept; run the same command to restart it)", root.display());
+        say!("Data: {} (kept; run the same command to restart it)", root.display());
     }
-    println!("Ready. Ctrl-C stops everything.");
+    say!("Ready. Ctrl-C stops everything.");
     let _ = std::io::stdout().flush();
 }
 
