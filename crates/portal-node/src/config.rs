@@ -54,8 +54,9 @@ pub struct NodeConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// Most memory sled's page cache may hold, in MiB (at least 1). The default, 64, keeps a
-    /// central with a million records in a few hundred MiB; sled's own default is 1024.
+    /// Most memory sled's page cache may hold, in MiB (at least 1); default 64, where sled's
+    /// own default is 1024. It bounds one part of the node's memory only: docs/benchmarks.md
+    /// gives a central's RSS with a million records.
     pub cache_mib: u64,
 }
 

@@ -158,8 +158,8 @@ fn decode_u64(v: &[u8], what: &str) -> Result<u64> {
 
 /// How much memory sled may use for its page cache, when nothing else is said: 64 MiB.
 ///
-/// sled's own default is 1 GiB, and sled fills it: a central that ingested 100,000 records
-/// peaked at about 760 MiB of RSS with it (docs/benchmarks.md). The log is read mostly at its
+/// sled's own default is 1 GiB; a central that ingested 100,000 records with it peaked at about
+/// 760 MiB of RSS (docs/benchmarks.md measures both settings). The log is read mostly at its
 /// tail and the OS page cache still holds the files, so a smaller cache costs little.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 

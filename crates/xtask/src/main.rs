@@ -170,7 +170,13 @@ fn soak(args: &[String]) -> Result<(), String> {
     println!();
     println!(
         "## kill -9 crash loops, 20 rounds each ({crash_secs:.0} s): {}",
-        if crash_ok { "ok" } else { "FAILED" }
+        if only {
+            "skipped (--only)"
+        } else if crash_ok {
+            "ok"
+        } else {
+            "FAILED"
+        }
     );
     for l in &crash_lines {
         println!("- {}", l.trim());
