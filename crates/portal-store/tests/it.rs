@@ -8,6 +8,21 @@ use portal_proto::record::*;
 use portal_proto::time::Timestamp;
 use portal_store::{Append, Store, StoreError};
 
+/// Open the store in `dir`. sled releases its file lock from a background thread shortly
+/// after the last handle of a closed store is dropped, so a reopen in the same process may
+/// briefly find it `Locked`: wait for that (bounded), as a restarted process would.
+fn open(dir: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(dir) {
+            Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 fn item(index: u64, id: u8, version: u64, prev: Option<&SignedRecord>) -> (Record, SignedRecord) {
     let t = Timestamp::from_unix(1_795_856_400 + index).unwrap();
     let record = ItemVersion {
@@ -49,12 +64,12 @@ fn appends_are_read_back_byte_for_byte_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let entries: Vec<_> = (0..5).map(|i| item(i, i as u8, 1, None)).collect();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         assert_eq!(store.size(), 0);
         assert_eq!(append_all(&store, &entries[..2]), 2);
         assert_eq!(append_all(&store, &entries[2..]), 5);
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     assert_eq!(store.size(), 5);
     for (i, (_, s)) in entries.iter().enumerate() {
         assert_eq!(store.entry(i as u64).unwrap().as_ref(), Some(s));
@@ -71,7 +86,7 @@ fn appends_are_read_back_byte_for_byte_and_survive_reopening() {
 #[test]
 fn merkle_roots_and_proofs_come_from_stored_hashes_for_every_size() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let entries: Vec<_> = (0..37).map(|i| item(i, i as u8, 1, None)).collect();
     let leaves: Vec<merkle::Hash> = entries.iter().map(|e| e.1.leaf_hash()).collect();
     // Uneven batches, so perfect subtrees complete both inside one batch and across batches.
@@ -86,7 +101,7 @@ fn merkle_roots_and_proofs_come_from_stored_hashes_for_every_size() {
         );
     }
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     assert_eq!(store.root().unwrap(), merkle::root_from_leaf_hashes(&leaves));
     for size in 1..=37u64 {
         let root = store.root_at(size).unwrap();
@@ -103,7 +118,7 @@ fn merkle_roots_and_proofs_come_from_stored_hashes_for_every_size() {
 #[test]
 fn the_item_index_follows_versions_and_withdrawals_within_and_across_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let v1 = item(0, 9, 1, None);
     let v2 = item(1, 9, 2, Some(&v1.1));
     append_all(&store, &[v1.clone(), v2.clone()]);
@@ -134,7 +149,7 @@ fn the_item_index_follows_versions_and_withdrawals_within_and_across_batches() {
 #[test]
 fn the_log_only_ever_continues() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     append_all(&store, &[item(0, 1, 1, None)]);
     let skip = item(2, 2, 1, None);
     let err = store.append(&[Append { record: &skip.0, signed: &skip.1 }], "x\n").unwrap_err();
@@ -149,7 +164,7 @@ fn the_log_only_ever_continues() {
 #[test]
 fn blobs_are_content_addressed() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let d = store.put_blob(b"%PDF-1.7 decree").unwrap();
     assert_eq!(d, portal_proto::ids::Digest::of(b"%PDF-1.7 decree"));
     assert_eq!(store.blob(&d).unwrap().as_deref(), Some(&b"%PDF-1.7 decree"[..]));
@@ -159,7 +174,7 @@ fn blobs_are_content_addressed() {
 #[test]
 fn a_second_process_cannot_open_a_store_in_use() {
     let dir = tempfile::tempdir().unwrap();
-    let _store = Store::open(dir.path()).unwrap();
+    let _store = open(dir.path());
     // sled takes an exclusive file lock; a second open (even in this process) must be refused
     // with a message that says what to do, not corrupt anything.
     let err = Store::open(dir.path()).unwrap_err();
@@ -185,7 +200,7 @@ fn sub(topic: &str, callback: &str, lease_expires: u64) -> Subscription {
 fn subscriptions_are_keyed_by_topic_and_callback_and_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         store.put_subscription(&sub("https://n/log", "http://a/cb", 2_000)).unwrap();
         store.put_subscription(&sub("https://n/feeds/atom", "http://a/cb", 2_000)).unwrap();
         // Topic and callback cannot run into each other.
@@ -193,7 +208,7 @@ fn subscriptions_are_keyed_by_topic_and_callback_and_survive_reopening() {
         // Renewal replaces.
         store.put_subscription(&sub("https://n/log", "http://a/cb", 9_000)).unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let all = store.subscriptions().unwrap();
     assert_eq!(all.len(), 3);
     let log = store.subscription("https://n/log", "http://a/cb").unwrap().unwrap();
@@ -211,7 +226,7 @@ fn the_delivery_queue_claims_retries_buries_and_resumes_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let d = |cb: &str, due: u64| Delivery::new("https://n/log", cb, 0, 3, due);
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         assert_eq!(store.notified_size().unwrap(), None);
         assert_eq!(store.next_due().unwrap(), None);
         let ids = store.enqueue_deliveries(&[d("http://a", 100), d("http://b", 50)], 3).unwrap();
@@ -245,7 +260,7 @@ fn the_delivery_queue_claims_retries_buries_and_resumes_after_reopening() {
         assert_eq!(again.len(), 1);
         assert_eq!(store.pending_deliveries(10).unwrap()[0].due_ms, 5_000);
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     assert_eq!(store.delivery_counts().unwrap(), DeliveryCounts { pending: 1, dead: 0 });
     assert_eq!(store.release_claims().unwrap(), 1, "the stale claim is released");
     assert_eq!(store.next_due().unwrap(), Some(200));
@@ -261,7 +276,7 @@ fn the_delivery_queue_claims_retries_buries_and_resumes_after_reopening() {
     assert_eq!(store.delivery_counts().unwrap(), DeliveryCounts { pending: 0, dead: 1 });
     assert_eq!(store.release_claims().unwrap(), 0, "dead letters stay where they are");
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     assert_eq!(store.dead_letters(10).unwrap(), vec![dead]);
     // Ids never repeat after reopening.
     let id = store.enqueue_deliveries(&[d("http://c", 10)], 4).unwrap()[0];
@@ -272,13 +287,13 @@ fn the_delivery_queue_claims_retries_buries_and_resumes_after_reopening() {
 #[test]
 fn websub_state_does_not_disturb_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     append_all(&store, &[item(0, 1, 1, None)]);
     store.put_subscription(&sub("https://n/log", "http://a/cb", 2_000)).unwrap();
     store.enqueue_deliveries(&[Delivery::new("https://n/log", "http://a/cb", 0, 1, 5)], 1).unwrap();
     append_all(&store, &[item(1, 2, 1, None)]);
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     assert_eq!(store.size(), 2);
     assert_eq!(store.entries(0, 10).unwrap().len(), 2);
 }
@@ -295,7 +310,7 @@ fn an_ingest_stores_receipts_member_records_and_the_cursor_together_or_not_at_al
         own[range].iter().map(|(r, s)| Append { record: r, signed: s }).collect()
     };
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = open(dir.path());
         let batch = MemberBatch {
             member: &member,
             start: 0,
@@ -323,7 +338,7 @@ fn an_ingest_stores_receipts_member_records_and_the_cursor_together_or_not_at_al
             })
             .unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = open(dir.path());
     let cursor = store.member_cursor(&member).unwrap();
     assert_eq!(cursor.size, 2);
     assert_eq!(cursor.cosigned.as_deref(), Some("cosigned\n"));
