@@ -2,6 +2,7 @@
 //! node and aggregator land) whole federations over 127.0.0.1.
 
 mod boundaries;
+mod browser;
 mod bundle;
 mod bundle_vectors;
 mod conformance;

@@ -189,7 +189,6 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/api/v1/proof/consistency", web::get().to(consistency))
         .route("/api/v1/items/{id}", web::get().to(item_json))
         .route("/api/v1/items/{id}/bundle", web::get().to(crate::bundle::item_bundle))
-        .route("/items/{id}", web::get().to(item_html))
         .route("/feeds/atom", web::get().to(atom_latest))
         .route("/feeds/json", web::get().to(json_latest))
         .route("/feeds/atom/archive/{n}", web::get().to(atom_archive))
@@ -197,6 +196,7 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/attachments/{sha256}", web::get().to(attachment))
         .route("/api/v1/admin/deliveries", web::get().to(admin_deliveries))
         .configure(crate::national::routes)
+        .configure(crate::web::routes)
         .service(
             web::resource("/websub")
                 .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
@@ -586,75 +586,6 @@ async fn item_json(
         Ok(None) => error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
         Err(resp) => resp,
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-async fn item_html(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    state.node.metrics.request();
-    let id = match parse_item_id(&path) {
-        Ok(id) => id,
-        Err(resp) => return resp,
-    };
-    let (versions, withdrawal) = match item_history(&state.node, &id) {
-        Ok(Some(h)) => h,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
-        Err(resp) => return resp,
-    };
-    let Some(Ok(Record::Item(latest))) = versions.last().map(|s| envelope::parse_record(s.bytes()))
-    else {
-        return internal(format!("item {id} has no readable version"));
-    };
-    let name = escape(state.node.config.display_name());
-    let mut body = format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} — {name}</title></head><body><main><article><h1>{title}</h1>",
-        lang = escape(latest.language.as_str()),
-        title = escape(&latest.title),
-    );
-    match withdrawal.as_ref().map(|w| envelope::parse_record(w.bytes())) {
-        Some(Ok(Record::Withdrawal(w))) => body.push_str(&format!(
-            "<p role=\"status\"><strong>{}</strong> ({}): {}</p>",
-            w.state.as_str(),
-            w.time,
-            escape(&w.explanation)
-        )),
-        _ => {
-            body.push_str(&format!("<p>{}</p>", escape(&latest.summary)));
-            body.push_str(&portal_proto::html::sanitize_html(&latest.content_html));
-        }
-    }
-    body.push_str(&format!(
-        "<aside><h2>Provenance</h2><p>Signed by {name} ({origin}), key {kid}, version {v}, {updated}.</p><h2>History</h2><ol>",
-        origin = escape(latest.origin.as_str()),
-        kid = versions.last().map(|s| s.kid().to_string()).unwrap_or_default(),
-        v = latest.version,
-        updated = latest.updated,
-    ));
-    for s in &versions {
-        if let Ok(Record::Item(v)) = envelope::parse_record(s.bytes()) {
-            let note = v
-                .update
-                .as_ref()
-                .map(|u| escape(&u.note))
-                .unwrap_or_else(|| "first publication".into());
-            body.push_str(&format!("<li>v{} — {} — {}</li>", v.version, v.updated, note));
-        }
-    }
-    body.push_str("</ol></aside></article></main></body></html>");
-    let r = render(body.into_bytes(), Some(latest.updated));
-    let mut resp = conditional(&req, &state, "text/html; charset=utf-8", &r, SHORT);
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; img-src https: http:; style-src 'self'"),
-    );
-    resp
 }
 
 async fn attachment(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {

@@ -20,6 +20,7 @@ mod national;
 pub mod net;
 pub mod node;
 mod search;
+mod web;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -398,6 +398,25 @@ impl SearchIndex {
     }
 }
 
+/// The words of `text` as the index matches them: split into words, diacritics removed,
+/// lowercased ("Bộ Y tế" → `["bo", "y", "te"]`). For callers that match text outside an
+/// index (a ministry node searching its own items) exactly as the index would.
+pub fn folded_words(text: &str) -> Vec<String> {
+    let mut analyzer = analysis::folded_analyzer();
+    analysis::tokens(&mut analyzer, text).into_iter().map(|(_, term, _)| term).collect()
+}
+
+/// `text` HTML-escaped, with every word matching a word of `query` (with or without
+/// diacritics, any case) wrapped in `<mark>…</mark>`: the same highlighting as
+/// [`SearchHit::title_html`], for text the caller shows in place of the indexed one (a title
+/// in the reader's language).
+pub fn highlight(text: &str, query: &str) -> String {
+    let terms = folded_words(query);
+    let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
+    let mut analyzer = analysis::folded_analyzer();
+    highlight::mark_terms(&mut analyzer, text, &terms)
+}
+
 /// What one run of a query yields.
 struct Collected {
     /// The page's `(score, address)`: by score, or newest first with score 0 when listing.
@@ -475,5 +494,15 @@ mod tests {
     #[test]
     fn index_is_send_and_sync() {
         assert_send_sync::<SearchIndex>();
+    }
+
+    #[test]
+    fn words_fold_and_highlight_lands_on_the_original() {
+        assert_eq!(folded_words("Bộ Y tế, ĐÀO tạo"), ["bo", "y", "te", "dao", "tao"]);
+        assert_eq!(
+            highlight("Bộ Y tế <b>& Bồ", "bo y"),
+            "<mark>Bộ</mark> <mark>Y</mark> tế &lt;b&gt;&amp; <mark>Bồ</mark>"
+        );
+        assert_eq!(highlight("Bộ Y tế", ""), "Bộ Y tế");
     }
 }
