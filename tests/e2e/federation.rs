@@ -20,19 +20,19 @@ use serde_json::{Value, json};
 use crate::node::{Server, init_field, portal, portal_bin};
 
 /// A free loopback port (bound, read, released: nodes listen on the address of their URL).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-struct Ministry {
-    id: &'static str,
-    url: String,
-    token: String,
-    key: PublicKey,
+pub(crate) struct Ministry {
+    pub(crate) id: &'static str,
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) key: PublicKey,
 }
 
 /// `portal init` a node listening on a free port, with test-speed settings.
-fn init(bin: &Path, data: &Path, id: &'static str, name: &str) -> Ministry {
+pub(crate) fn init(bin: &Path, data: &Path, id: &'static str, name: &str) -> Ministry {
     let url = format!("http://127.0.0.1:{}", free_port());
     let data_s = data.to_str().expect("utf-8");
     let (ok, out, err) =
@@ -55,11 +55,11 @@ fn init(bin: &Path, data: &Path, id: &'static str, name: &str) -> Ministry {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().expect("client")
 }
 
-async fn publish(http: &reqwest::Client, m: &Ministry, title: &str) -> Value {
+pub(crate) async fn publish(http: &reqwest::Client, m: &Ministry, title: &str) -> Value {
     let resp = http
         .post(format!("{}/api/v1/items", m.url))
         .bearer_auth(&m.token)
@@ -80,7 +80,7 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Value {
 }
 
 /// Poll `check` every 200 ms for up to 30 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -96,7 +96,7 @@ where
 }
 
 /// The national Atom feed, decoded.
-async fn national_feed(http: &reqwest::Client, central: &str) -> feed::DecodedFeed {
+pub(crate) async fn national_feed(http: &reqwest::Client, central: &str) -> feed::DecodedFeed {
     let body = http
         .get(format!("{central}/feeds/national/atom"))
         .send()

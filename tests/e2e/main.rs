@@ -11,4 +11,5 @@ mod fixtures;
 mod node;
 mod spec;
 mod vectors;
+mod verify;
 mod websub;

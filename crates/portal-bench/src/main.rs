@@ -8,6 +8,7 @@
 
 mod federation;
 mod node;
+mod verify;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -187,7 +188,8 @@ fn proto(budget: Duration) -> Vec<Row> {
     rows
 }
 
-const USAGE: &str = "usage: portal-bench [proto] [node] [federation] [--seconds N] [--json PATH]";
+const USAGE: &str =
+    "usage: portal-bench [proto] [node] [federation] [verify] [--seconds N] [--json PATH]";
 
 /// The machine, for the record: cores and CPU model.
 fn machine() -> String {
@@ -213,7 +215,7 @@ fn main() {
         match a.as_str() {
             "--seconds" => seconds = it.next().and_then(|s| s.parse().ok()).unwrap_or(seconds),
             "--json" => json_path = it.next().cloned(),
-            "proto" | "node" | "federation" => suites.push(a.clone()),
+            "proto" | "node" | "federation" | "verify" => suites.push(a.clone()),
             other => {
                 eprintln!("unknown argument {other}; {USAGE}");
                 std::process::exit(2);
@@ -239,6 +241,7 @@ fn main() {
             "proto" => rows.extend(proto(budget)),
             "node" => rows.extend(node::node(seconds)),
             "federation" => rows.extend(federation::federation(seconds)),
+            "verify" => rows.extend(verify::verify(seconds)),
             _ => {}
         }
     }
