@@ -72,13 +72,18 @@ fn run(seconds: f64) -> Result<Vec<Row>, String> {
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
     let data = dir.path().join("node");
-    let (token, key) =
-        portal_init(&bin, &data, &["--id", "bo-y-te", "--name", "Bộ Y tế"], "http://127.0.0.1:9")?;
+    // The node's URL must be the one it serves from: a verifier checks the descriptor's origin.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("a free port: {e}"))?
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (token, key) = portal_init(&bin, &data, &["--id", "bo-y-te", "--name", "Bộ Y tế"], &url)?;
     let mut child = Command::new(&bin)
         .arg("serve")
         .arg("--data")
         .arg(&data)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
