@@ -50,3 +50,61 @@ fn verify_feed_example_accepts_a_signed_feed_and_names_a_tampered_entry() {
     let json = feed_file("feeds/valid/json-feed-latest.json", "good.json");
     assert_eq!(verify_feed(&json).0, 0);
 }
+
+/// `follow_national` against a real central following a real ministry: it verifies the
+/// national feed with the ministry's key (given with --trust, the central not trusted), prints
+/// the new entries, then polls again with conditional GET (a `304`), and exits by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_national_example_verifies_the_national_feed_with_the_ministries_keys() {
+    use crate::federation::{client, eventually, init, national_feed, publish};
+    use crate::node::{Server, portal, portal_bin};
+
+    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let http = client();
+    let moh = init(&bin, &tmp.path().join("moh"), "bo-y-te", "Bộ Y tế");
+    let gov_data = tmp.path().join("gov");
+    init(&bin, &gov_data, "chinh-phu", "Chính phủ");
+    let _moh_srv = Server::start_at_url(&bin, &tmp.path().join("moh"));
+    let pin = moh.key.to_base64();
+    let gov_s = gov_data.to_str().expect("utf-8");
+    let (ok, _, err) = portal(&bin, &["member", "add", "--data", gov_s, &moh.url, "--pin", &pin]);
+    assert!(ok, "member add: {err}");
+    let gov_srv = Server::start_at_url(&bin, &gov_data);
+    let central = gov_srv.base.clone();
+    publish(&http, &moh, "Thông báo tuyển sinh").await;
+    eventually("the item in the national feed", || async {
+        !national_feed(&http, &central).await.entries.is_empty()
+    })
+    .await;
+
+    let run = |trust: String| {
+        let central = central.clone();
+        tokio::task::spawn_blocking(move || {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            Command::new(cargo)
+                .args(["run", "--quiet", "-p", "portal-examples", "--example", "follow_national"])
+                .args(["--", &central, "--allow-private", "--polls", "2", "--interval", "0.2"])
+                .args(["--trust", &trust])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .expect("cargo runs the example")
+        })
+    };
+    let out = run(format!("bo-y-te={pin}")).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("NEW bo-y-te item") && stdout.contains("Thông báo tuyển sinh"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("poll 2: not modified (304)"), "conditional GET: {stdout}");
+    assert!(!stdout.contains("warning"), "the central is not trusted for keys: {stdout}");
+
+    // Another key in place of the ministry's: the entry is rejected, by name.
+    let wrong = crate::fixtures::MALLORY.signer().public_key().to_base64();
+    let out = run(format!("bo-y-te={wrong}")).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("REJECTED unknown-key"), "{stdout}");
+}

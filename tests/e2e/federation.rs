@@ -96,7 +96,7 @@ where
 }
 
 /// The national Atom feed, decoded.
-async fn national_feed(http: &reqwest::Client, central: &str) -> feed::DecodedFeed {
+pub(crate) async fn national_feed(http: &reqwest::Client, central: &str) -> feed::DecodedFeed {
     let body = http
         .get(format!("{central}/feeds/national/atom"))
         .send()

@@ -18,4 +18,5 @@ mod node;
 mod restore;
 mod spec;
 mod vectors;
+mod verify;
 mod websub;

@@ -11,6 +11,7 @@ mod federation;
 mod node;
 mod scale;
 mod soak;
+mod verify;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -191,7 +192,7 @@ fn proto(budget: Duration) -> Vec<Row> {
 }
 
 /// Every suite, in the order a run without arguments measures them.
-const SUITES: &[&str] = &["proto", "node", "federation", "scale"];
+const SUITES: &[&str] = &["proto", "node", "federation", "verify", "scale"];
 
 /// The rows of one suite.
 fn run_suite(suite: &str, seconds: f64) -> Vec<Row> {
@@ -200,13 +201,14 @@ fn run_suite(suite: &str, seconds: f64) -> Vec<Row> {
         "proto" => proto(budget),
         "node" => node::node(seconds),
         "federation" => federation::federation(seconds),
+        "verify" => verify::verify(seconds),
         "scale" => scale::scale(),
         _ => Vec::new(),
     }
 }
 
 const USAGE: &str = "usage: portal-bench [SUITE…] [--seconds N] [--json PATH]; suites: proto, node, \
-                     federation, scale (all when none is named)";
+                     federation, verify, scale (all when none is named)";
 
 /// The machine, for the record: cores and CPU model.
 fn machine() -> String {

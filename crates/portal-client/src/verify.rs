@@ -722,7 +722,7 @@ pub type Paired = Vec<Option<SignedRecord>>;
 /// page's checkpoint with its consistency proof. For an aggregator walked with
 /// [`LogWalk::national`], each page also carries the member records paired with receipts
 /// (unverified: check them against their origins' keys, e.g. with
-/// [`check_paired`]).
+/// [`check_paired`]). While a page is verified, the next one is fetched (one request ahead).
 #[derive(Debug)]
 pub struct LogWalk<'c> {
     client: &'c Client,
@@ -731,6 +731,31 @@ pub struct LogWalk<'c> {
     national: bool,
     verifier: Option<LogVerifier>,
     limit: u32,
+    /// The next page, fetched while the current one is verified: `(after, task)`.
+    prefetch: Option<(u64, tokio::task::JoinHandle<Fetch>)>,
+}
+
+/// A fetched page with the member records paired with its entries.
+type Fetch = Result<(LogPage, Paired), ClientError>;
+
+/// Fetch one page of `log` (a national log when `national`) from `after`.
+async fn fetch_page(client: &Client, log: &Url, national: bool, after: u64, limit: u32) -> Fetch {
+    if national {
+        client.national_log_page(log, after, limit).await.map(|n| (n.page, n.members))
+    } else {
+        client.log_page(log, after, limit).await.map(|p| {
+            let n = p.entries.len();
+            (p, vec![None; n])
+        })
+    }
+}
+
+impl Drop for LogWalk<'_> {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.prefetch.take() {
+            task.abort();
+        }
+    }
 }
 
 impl<'c> LogWalk<'c> {
@@ -749,6 +774,7 @@ impl<'c> LogWalk<'c> {
             national: false,
             verifier: Some(LogVerifier::new(descriptor.origin.clone(), grants)),
             limit: limits::MAX_PAGE_ENTRIES as u32,
+            prefetch: None,
         })
     }
 
@@ -807,16 +833,19 @@ impl<'c> LogWalk<'c> {
             }));
         };
         let after = verifier.next_index();
-        let fetched = if self.national {
-            self.client
-                .national_log_page(&self.log, after, self.limit)
-                .await
-                .map(|n| (n.page, n.members))
-        } else {
-            self.client.log_page(&self.log, after, self.limit).await.map(|p| {
-                let n = p.entries.len();
-                (p, vec![None; n])
-            })
+        let fetched = match self.prefetch.take() {
+            Some((at, task)) if at == after => match task.await {
+                Ok(fetched) => fetched,
+                Err(_) => {
+                    fetch_page(self.client, &self.log, self.national, after, self.limit).await
+                }
+            },
+            other => {
+                if let Some((_, task)) = other {
+                    task.abort();
+                }
+                fetch_page(self.client, &self.log, self.national, after, self.limit).await
+            }
         };
         let (page, members) = match fetched {
             Ok(p) => p,
@@ -825,6 +854,15 @@ impl<'c> LogWalk<'c> {
                 return Err(e.into());
             }
         };
+        // While this page is verified (one core), the next one is already on its way.
+        if !page.is_up_to_date() {
+            let (client, log, national, limit) =
+                (self.client.clone(), self.log.clone(), self.national, self.limit);
+            let next = page.end();
+            let task =
+                tokio::spawn(async move { fetch_page(&client, &log, national, next, limit).await });
+            self.prefetch = Some((next, task));
+        }
         let (verifier, result) =
             self.client.verify_page(verifier, page, &self.consistency, now).await;
         self.verifier = Some(verifier);

@@ -120,6 +120,14 @@ impl Failure {
             ClientError::Fetch(FetchError::TooLarge { .. }) => {
                 Failure::rejected("too-large", e.to_string())
             }
+            ClientError::Fetch(f @ FetchError::Refused { reason, .. })
+                if reason.contains("not a public address") =>
+            {
+                Failure::unreadable(
+                    f.code(),
+                    format!("{e} (for a node on this machine or network, add --allow-private)"),
+                )
+            }
             ClientError::Fetch(f) => Failure::unreadable(f.code(), e.to_string()),
             other => Failure::rejected(other.code(), other.to_string()),
         }
