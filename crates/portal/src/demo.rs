@@ -155,7 +155,7 @@ impl Content {
         Ok(content)
     }
 
-    /// The central first, then the ministries, as (id, names, is_central).
+    /// The central first, then the ministries, as (id, display names).
     fn nodes(&self) -> Vec<(&str, &BTreeMap<String, String>)> {
         std::iter::once((self.central.id.as_str(), &self.central.name))
             .chain(self.ministries.iter().map(|m| (m.id.as_str(), &m.name)))
