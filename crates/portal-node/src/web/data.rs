@@ -71,7 +71,7 @@ pub(crate) fn local_history(store: &Store, id: &ItemId) -> Result<Option<History
     let versions = idx.versions.iter().map(|i| get(*i).and_then(parse_version));
     let versions = versions.collect::<Result<Vec<_>, _>>()?;
     let withdrawal = idx.withdrawal.map(|i| get(i).and_then(parse_withdrawal)).transpose()?;
-    Ok((!versions.is_empty()).then(|| History { member: None, versions, withdrawal }))
+    Ok((!versions.is_empty()).then_some(History { member: None, versions, withdrawal }))
 }
 
 /// A member's item, as the central node stored it.
@@ -397,10 +397,8 @@ fn local_items(store: &Store) -> Result<Vec<ItemVersion>, String> {
         let chunk = store.entries(from, (end - from) as usize).map_err(|e| e.to_string())?;
         for signed in chunk.iter().rev() {
             match envelope::parse_record(signed.bytes()) {
-                Ok(Record::Item(item)) => {
-                    if seen.insert(item.id.to_string(), ()).is_none() {
-                        out.push(item);
-                    }
+                Ok(Record::Item(item)) if seen.insert(item.id.to_string(), ()).is_none() => {
+                    out.push(item);
                 }
                 Ok(Record::Withdrawal(w)) => {
                     seen.insert(w.id.to_string(), ());
