@@ -212,3 +212,68 @@ mod roster {
         assert_eq!(RosterTrust::open(&forged, &pinned, None).unwrap_err().code(), "unknown-key");
     }
 }
+
+/// `push_many` (parallel prechecks) gives exactly what pushing one entry at a time gives, on
+/// any number of threads: across a key rotation, and with a bad entry before, at or after it.
+#[test]
+fn pushing_many_entries_at_once_matches_pushing_them_one_by_one() {
+    let origin = NodeId::new("bo-y-te").unwrap();
+    let (old, new) = (Signer::from_seed([7; 32]), Signer::from_seed([8; 32]));
+    let t = Timestamp::from_unix(1_795_856_400).unwrap();
+    let rotation = KeyEvent {
+        ipsp: 1,
+        record_type: RecordType::KeyEvent,
+        origin: origin.clone(),
+        log_index: 150,
+        event: KeyEventKind::Rotate,
+        kid: new.public_key().key_id(),
+        public_key: Some(new.public_key()),
+        from_index: 151,
+        reason: "rotation".into(),
+        time: t,
+    };
+    let log: Vec<SignedRecord> = (0..300u64)
+        .map(|i| match i {
+            150 => envelope::sign(&rotation, &old).unwrap(),
+            _ => {
+                let by = if i < 150 { &old } else { &new };
+                envelope::sign(&item(format!("Tin {i}"), String::new(), vec![], i), by).unwrap()
+            }
+        })
+        .collect();
+    let old_key_after_rotation =
+        envelope::sign(&item("Cũ".into(), String::new(), vec![], 200), &old).unwrap();
+    let gap = envelope::sign(&item("Nhảy".into(), String::new(), vec![], 101), &old).unwrap();
+    let mut variants = vec![("valid", log.clone())];
+    for (name, at, bad) in [("retired key", 200, old_key_after_rotation), ("gap", 100, gap)] {
+        let mut l = log.clone();
+        l[at] = bad;
+        variants.push((name, l));
+    }
+    let stranger = Signer::from_seed([9; 32]);
+    let mut foreign = log.clone();
+    foreign[250] =
+        envelope::sign(&item("Lạ".into(), String::new(), vec![], 250), &stranger).unwrap();
+    variants.push(("unknown key", foreign));
+
+    for (name, entries) in &variants {
+        let mut one = LogVerifier::new(origin.clone(), vec![KeyGrant::pinned(old.public_key())]);
+        let mut expected = None;
+        for (position, s) in entries.iter().enumerate() {
+            if let Err(e) = one.push(s) {
+                expected = Some((position, e.code().to_owned()));
+                break;
+            }
+        }
+        for threads in [1, 2, 3, 8] {
+            let mut many =
+                LogVerifier::new(origin.clone(), vec![KeyGrant::pinned(old.public_key())]);
+            let refs: Vec<&SignedRecord> = entries.iter().collect();
+            let (accepted, rejected) = many.push_many(&refs, threads);
+            let rejected = rejected.map(|(p, e)| (p, e.code().to_owned()));
+            assert_eq!(rejected, expected, "{name}, {threads} threads");
+            assert_eq!(accepted.len(), expected.as_ref().map_or(300, |(p, _)| *p), "{name}");
+            assert_eq!((many.next_index(), many.root()), (one.next_index(), one.root()), "{name}");
+        }
+    }
+}
