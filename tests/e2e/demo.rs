@@ -101,6 +101,18 @@ impl Demo {
             trust.add(NodeId::new(origin).expect("id"), KeyGrant::pinned(key));
         }
         assert_eq!(trust.origins().count(), 3, "{verify}");
+        // The line works as pasted: `portal verify` accepts the national feed against the
+        // ministries' own keys.
+        let run = Command::new(crate::node::portal_bin())
+            .args(&words[1..])
+            .output()
+            .expect("run portal verify");
+        assert!(
+            run.status.success(),
+            "{verify}: {}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
         Demo { child, output, nodes, trust }
     }
 

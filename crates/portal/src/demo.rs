@@ -734,7 +734,7 @@ fn banner(root: &Path, state: &State, content: &Content, temporary: bool) {
     say!("Verify the national feed against the ministries' own keys:");
     let trust: Vec<String> =
         state.ministries().iter().map(|m| format!("--trust {}={}", m.id, m.public_key)).collect();
-    say!("  portal verify {c}/feeds/national/atom {}", trust.join(" "));
+    say!("  portal verify {c}/feeds/national/atom --allow-private {}", trust.join(" "));
     if let Some(m) = state.ministries().first() {
         say!("Publish and correct an item as an editor of {}:", m.id);
         say!("  cargo run -p portal-examples --example publish -- {} {}", m.url, m.editor_token);
