@@ -183,8 +183,10 @@ pub async fn serve_until(
     let result = tokio::select! {
         result = &mut server => result,
         () = stop => {
-            handle.stop(true).await;
-            server.await
+            // The server future must be polled while the stop is awaited: it is what answers
+            // the handle's command (awaiting the stop alone never returns).
+            let (_, result) = tokio::join!(handle.stop(true), &mut server);
+            result
         }
     };
     agg.stop();

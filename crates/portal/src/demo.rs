@@ -408,15 +408,20 @@ async fn federation(
         .build()
         .context("building the HTTP client")?;
     let mut failure = None;
+    // The servers run on a plain tokio runtime, outside an actix System, so actix does not
+    // watch the signals here: the demo does, from the start (a Ctrl-C while seeding stops too).
+    let mut signal = std::pin::pin!(shutdown_signal());
     let ready = tokio::select! {
         r = prepare(&http, root, state, content, temporary) => r.map(|()| true),
         Some(done) = servers.join_next() => server_result(done).map(|()| false),
+        () = &mut signal => Ok(false),
     };
     match ready {
         Ok(true) => {
             // Serving: Ctrl-C or SIGTERM stops every server at once; a failing one stops all.
-            if let Some(done) = servers.join_next().await {
-                failure = server_result(done).err();
+            tokio::select! {
+                Some(done) = servers.join_next() => failure = server_result(done).err(),
+                () = &mut signal => {}
             }
         }
         Ok(false) => say!("stopped before the demo was ready"),
@@ -435,6 +440,24 @@ async fn federation(
             Ok(())
         }
     }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    say!("stopping the demo…");
 }
 
 fn server_result(done: Result<ServerDone, tokio::task::JoinError>) -> Result<()> {
