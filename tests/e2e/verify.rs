@@ -299,6 +299,22 @@ async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() 
         for t in &trust {
             args.extend(["--trust".into(), t.clone()]);
         }
+        if v["kind"] == "bundle" {
+            // An evidence bundle served over HTTP: `portal verify` hands it to the bundle
+            // verifier (SPEC §11.4), which prints its own report naming the code.
+            let body = serde_json::to_vec(&v["input"]).expect("json");
+            let path = "/item.bundle";
+            let base =
+                serve(move |p, _| (p == path).then(|| ("application/json", body.clone()))).await;
+            args.push(format!("{base}{path}"));
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, out, err) = verify(&bin, &argv);
+            let expected = v["expect"].as_str().expect("code");
+            assert_eq!(code, 1, "{name}: exit 1 for a rejection: {out}{err}");
+            assert!(out.contains(expected) || err.contains(expected), "{name}: {out}{err}");
+            *checked.entry("bundle").or_default() += 1;
+            continue;
+        }
         let (kind, url, expected): (&str, String, Vec<String>) =
             match v["kind"].as_str().expect("kind") {
                 "atom" | "json-feed" => {
@@ -371,7 +387,7 @@ async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() 
         assert_eq!(codes(&doc), expected, "{name}: the rejection names its code: {doc}");
         *checked.entry(kind).or_default() += 1;
     }
-    for kind in ["atom", "json-feed", "record", "log", "checkpoint"] {
+    for kind in ["atom", "json-feed", "record", "log", "checkpoint", "bundle"] {
         assert!(
             checked.get(kind).copied().unwrap_or(0) >= 1,
             "no {kind} vector served: {checked:?}"
@@ -424,12 +440,13 @@ async fn portal_verify_exit_codes_for_bad_input_and_unreachable_urls() {
     assert!(out.contains("--trust"), "{out}");
     let (code, doc) = verify_both(&bin, &["--trust", &format!("bo-y-te={key}"), f]);
     assert_eq!(code, 0, "the same file with its key: {doc}");
-    // An evidence bundle is recognised and handed over (this build has no bundle verifier).
+    // An evidence bundle is recognised and handed to the bundle verifier: this one is only
+    // the type field (no version), so a rejection (1) naming its code, not a usage error.
     let bundle = tmp.path().join("bundle.json");
     std::fs::write(&bundle, r#"{"type": "portal-evidence-bundle"}"#).expect("write");
-    let (code, _, err) = verify(&bin, &["--trust", &key, bundle.to_str().expect("utf-8")]);
-    assert_eq!(code, 2);
-    assert!(err.contains("evidence bundles are not supported by this build"), "{err}");
+    let (code, out, err) = verify(&bin, &["--trust", &key, bundle.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(format!("{out}{err}").contains("REJECTED [unsupported-version]"), "{out}{err}");
 
     // 3: nothing listens, a 404, a missing file is 2 but an unreadable one is 3.
     let port = crate::federation::free_port();
