@@ -17,9 +17,8 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,7 +36,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::node::{Proc, build_portal, draft_body};
+use crate::node::{Proc, build_portal, draft_body, spawn_serve};
 use crate::{Row, item_for, median};
 
 /// When the suite started: progress lines carry the time since.
@@ -694,28 +693,9 @@ impl Portal {
 /// `portal serve --data DATA`, once it printed that it listens on `url`.
 fn serve(bin: &Path, data: &Path, id: &str, url: &str) -> Result<Proc, String> {
     {
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .arg("--data")
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("portal serve: {e}"))?;
-        let mut reader = child.stdout.take().map(BufReader::new);
-        let mut proc = Proc { name: "portal serve", child, _stdout: None };
-        let mut line = String::new();
-        if let Some(r) = reader.as_mut() {
-            let _ = r.read_line(&mut line);
-        }
-        proc._stdout = reader;
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("portal serve ({id}) printed {line:?}, not its address"))?
-            .to_owned();
+        let mut command = Command::new(bin);
+        command.arg("serve").arg("--data").arg(data);
+        let (proc, base) = spawn_serve(command, &format!("portal serve ({id})"))?;
         if base != url {
             return Err(format!("portal serve ({id}) listens on {base}, its URL is {url}"));
         }

@@ -345,6 +345,31 @@ impl Tools {
 
 /// A child process, stopped by its own PID when dropped: SIGTERM first (nginx's master then
 /// stops its worker; the node finishes in-flight requests), SIGKILL if it lingers.
+/// Start `portal serve` (configured in `command`, quiet, standard output piped) and read the
+/// address it prints first; `label` names it in errors.
+pub(crate) fn spawn_serve(mut command: Command, label: &str) -> Result<(Proc, String), String> {
+    let mut child = command
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("portal serve: {e}"))?;
+    let mut reader = child.stdout.take().map(BufReader::new);
+    let mut proc = Proc { name: "portal serve", child, _stdout: None };
+    let mut line = String::new();
+    if let Some(r) = reader.as_mut() {
+        let _ = r.read_line(&mut line);
+    }
+    proc._stdout = reader;
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| format!("{label} printed {line:?}, not its address"))?
+        .to_owned();
+    Ok((proc, base))
+}
+
 pub(crate) struct Proc {
     pub(crate) name: &'static str,
     pub(crate) child: Child,
@@ -491,25 +516,7 @@ impl NodeUnderTest {
                 nginx_workers()
             )
         };
-        let mut child = serve
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("portal serve: {e}"))?;
-        let mut reader = child.stdout.take().map(BufReader::new);
-        let mut proc = Proc { name: "portal serve", child, _stdout: None };
-        let mut line = String::new();
-        if let Some(r) = reader.as_mut() {
-            let _ = r.read_line(&mut line);
-        }
-        proc._stdout = reader;
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("portal serve printed {line:?}, not its address"))?
-            .to_owned();
+        let (proc, base) = spawn_serve(serve, "portal serve")?;
         Ok(NodeUnderTest { proc, base, token, public_key, workers_note, _dir: dir })
     }
 }

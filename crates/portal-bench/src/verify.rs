@@ -12,7 +12,6 @@
 //! Traffic goes to 127.0.0.1 only; every process started here is stopped by its own PID.
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -24,7 +23,7 @@ use portal_proto::envelope::{SignedRecord, signing_input};
 use portal_proto::record::RecordType;
 use serde_json::{Value, json};
 
-use crate::node::{Proc, build_portal, portal_init};
+use crate::node::{build_portal, portal_init, spawn_serve};
 use crate::{Row, side_by_side};
 
 /// Records in the node's log.
@@ -79,29 +78,9 @@ fn run(seconds: f64) -> Result<Vec<Row>, String> {
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let (token, key) = portal_init(&bin, &data, &["--id", "bo-y-te", "--name", "Bộ Y tế"], &url)?;
-    let mut child = Command::new(&bin)
-        .arg("serve")
-        .arg("--data")
-        .arg(&data)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("portal serve: {e}"))?;
-    let mut reader = child.stdout.take().map(BufReader::new);
-    let mut proc = Proc { name: "portal serve", child, _stdout: None };
-    let mut line = String::new();
-    if let Some(r) = reader.as_mut() {
-        let _ = r.read_line(&mut line);
-    }
-    proc._stdout = reader;
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("portal serve printed {line:?}, not its address"))?
-        .to_owned();
+    let mut command = Command::new(&bin);
+    command.arg("serve").arg("--data").arg(&data).args(["--listen", &format!("127.0.0.1:{port}")]);
+    let (proc, base) = spawn_serve(command, "portal serve")?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
