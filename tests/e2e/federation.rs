@@ -375,6 +375,10 @@ async fn a_central_node_follows_three_ministries_and_catches_what_goes_wrong() {
     });
     let (ok, _, err) = portal(&bin, &["member", "add", "--data", gov_data_s, &redirect_url]);
     assert!(!ok && err.contains("refused"), "a redirect off the member's origin is refused: {err}");
+    for url in ["ftp://127.0.0.1:1/", "file:///etc/passwd", "gopher://127.0.0.1:1/"] {
+        let (ok, _, err) = portal(&bin, &["member", "add", "--data", gov_data_s, url]);
+        assert!(!ok && err.contains("refused: scheme"), "{url} is refused by scheme: {err}");
+    }
 
     // ---- incidents are counted in /metrics
     let metrics = http

@@ -24,7 +24,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use reqwest::redirect::{Action, Attempt};
 use reqwest::{StatusCode, Url};
 
@@ -456,6 +456,11 @@ impl Fetcher {
         if status == StatusCode::NOT_MODIFIED && etag.is_some() {
             return Ok(None);
         }
+        if status.is_redirection()
+            && let Some(refused) = self.unfollowed_redirect(&final_url, &response)
+        {
+            return Err(refused);
+        }
         if !status.is_success() {
             return Err(FetchError::Status { url: final_url.to_string(), status: status.as_u16() });
         }
@@ -476,6 +481,17 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         Ok(Some(Fetched { url: final_url, status: status.as_u16(), content_type, etag, body }))
+    }
+
+    /// A redirect reqwest handed back instead of following: it never offers the redirect
+    /// policy a `Location` it cannot send a request to (`file:`, `data:`, `ftp:`…). Such a
+    /// hop is refused by the same rules as any other, and named so, rather than reported
+    /// as a bare 3xx status.
+    fn unfollowed_redirect(&self, from: &Url, response: &reqwest::Response) -> Option<FetchError> {
+        let location = response.headers().get(LOCATION)?.to_str().ok()?;
+        let target = from.join(location).ok()?;
+        let reason = self.rules.check(&target, Some(from)).err()?;
+        Some(FetchError::Refused { url: target.to_string(), reason })
     }
 }
 

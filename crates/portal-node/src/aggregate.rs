@@ -162,8 +162,14 @@ fn jitter(base: Duration) -> Duration {
 
 fn parse_url(s: &str) -> Result<Url, MemberError> {
     let url = Url::parse(s).map_err(|e| MemberError::Invalid(format!("{s}: not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(MemberError::Invalid(format!("{s}: not an http(s) URL")));
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(MemberError::Invalid(format!(
+            "{s}: refused: scheme {:?} is not allowed (members are fetched over http or https only)",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(MemberError::Invalid(format!("{s}: not an http(s) URL: no host")));
     }
     Ok(url)
 }

@@ -98,6 +98,38 @@ async fn redirects_are_followed_and_each_hop_checked_against_the_allowlist() {
 }
 
 #[tokio::test]
+async fn redirects_to_schemes_that_are_not_fetched_are_refused_by_name() {
+    // reqwest hands these back unfollowed (it cannot send a request to them); the fetcher
+    // must still call them refusals, not a bare 302 the operator would read as a server fault.
+    let server = TestServer::start().await;
+    for (n, target) in [
+        "file:///etc/passwd",
+        "data:text/plain,hello",
+        "ftp://127.0.0.1/",
+        "gopher://127.0.0.1:70/",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = format!("/r{n}");
+        server.route(&path, Reply::redirect(target));
+        match loopback().get(&server.url(&path), None).await {
+            Err(FetchError::Refused { url, reason }) => {
+                assert!(url.starts_with(target.split(':').next().unwrap()), "{target}: {url}");
+                assert!(reason.contains("scheme"), "{target}: {reason}");
+            }
+            other => panic!("{target}: expected a refusal, got {other:?}"),
+        }
+    }
+    // An ordinary 3xx the client did not follow for another reason stays a status.
+    server.route("/not-modified-elsewhere", Reply::status(300));
+    assert!(matches!(
+        loopback().get(&server.url("/not-modified-elsewhere"), None).await,
+        Err(FetchError::Status { status: 300, .. })
+    ));
+}
+
+#[tokio::test]
 async fn redirect_loops_stop_at_the_limit() {
     let server = TestServer::start().await;
     server.route("/loop", Reply::redirect("/loop"));
