@@ -7,7 +7,8 @@
 //! - after the ingest (VmRSS), beside the size of the central's data directory on disk;
 //! - at its peak during the ingest (VmHWM), beside the same central idle with no members;
 //! - idle after a restart (SIGTERM, `portal serve` again on the same data; idle once its CPU
-//!   use stays under 5 % for 3 s, the search index rebuilt), beside the same idle reference.
+//!   use stays under 5 % for 3 s), beside the same idle reference. The search index's commit
+//!   marks say it is complete, so the restart indexes nothing again.
 //!
 //! `[store] cache_mib` is the node's default unless `PORTAL_BENCH_CACHE_MIB` says otherwise
 //! (the experiment that compares sled's old 1 GiB cache with the new default).
@@ -273,8 +274,8 @@ fn run(
         "lower is better: the ratio is idle with a million records ÷ idle empty".into(),
         format!(
             "SIGTERM, then `portal serve` on the same data: listening again {restarted:.1} s \
-             later; {} after {settled_after:.0} s (the search index is rebuilt from the store \
-             at start); its peak during that: {:.1} MiB (VmHWM); the largest of 10 samples over \
+             later; {} after {settled_after:.0} s (the search index caught up from its commit \
+             marks: nothing to re-index after a clean stop); its peak during that: {:.1} MiB (VmHWM); the largest of 10 samples over \
              the following second",
             if settled { "under 5 % CPU for 3 s" } else { "STILL BUSY, measured anyway," },
             mib(restart_hwm)

@@ -142,7 +142,7 @@ pub struct Aggregator {
     /// the roster of a stopped node without syncing).
     started: std::sync::atomic::AtomicBool,
     /// National full-text search (`DATA/search/`), opened when the node follows members.
-    search: std::sync::OnceLock<Option<Arc<portal_search::SearchIndex>>>,
+    search: std::sync::OnceLock<Option<Arc<crate::search::NationalSearch>>>,
 }
 
 impl std::fmt::Debug for Aggregator {
@@ -256,11 +256,11 @@ impl Aggregator {
 
     /// The national search index, opened on first use (`None` if it cannot be opened: the
     /// reason is logged and search answers 503 meanwhile).
-    pub fn search(&self) -> Option<Arc<portal_search::SearchIndex>> {
+    pub(crate) fn search(&self) -> Option<Arc<crate::search::NationalSearch>> {
         self.search
             .get_or_init(|| {
                 let dir = self.node.dir.root().join("search");
-                match portal_search::SearchIndex::open(&dir) {
+                match crate::search::NationalSearch::open(&dir) {
                     Ok(index) => Some(Arc::new(index)),
                     Err(e) => {
                         tracing::error!("search: cannot open {}: {e}", dir.display());
@@ -280,13 +280,13 @@ impl Aggregator {
     pub fn start(self: &Arc<Self>) {
         self.started.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(index) = self.has_roster().then(|| self.search()).flatten() {
-            // The store is the truth: re-derive the index from it (idempotent upserts).
+            // The store is the truth: index what it holds past the index's marks.
             let node = Arc::clone(&self.node);
             tokio::task::spawn_blocking(move || {
                 let members = node.store.member_ids().unwrap_or_default();
-                match crate::search::rebuild(&index, &node.store, &members) {
-                    Ok(n) => tracing::info!(records = n, "search: index rebuilt from the store"),
-                    Err(e) => tracing::error!("search: rebuilding the index failed: {e}"),
+                match index.catch_up(&node.store, &members) {
+                    Ok(n) => tracing::info!(records = n, "search: index caught up with the store"),
+                    Err(e) => tracing::error!("search: catching up with the store failed: {e}"),
                 }
             });
         }
@@ -978,8 +978,9 @@ impl FollowTask {
             root: cp.root,
             relayed,
         };
-        let mut indexed_batches = vec![(self.id.clone(), batch.entries.clone())];
-        indexed_batches.extend(batch.relayed.iter().map(|r| (r.member.clone(), r.entries.clone())));
+        let mut indexed_batches = vec![(self.id.clone(), batch.start, batch.entries.clone())];
+        indexed_batches
+            .extend(batch.relayed.iter().map(|r| (r.member.clone(), r.start, r.entries.clone())));
         match self.agg.node.ingest(batch).await {
             Ok(_) => {
                 self.verifier = Some(verifier);
@@ -987,7 +988,7 @@ impl FollowTask {
                 if let Some(index) = self.agg.search() {
                     let node = Arc::clone(&self.agg.node);
                     let indexed = tokio::task::spawn_blocking(move || {
-                        crate::search::index_batches(&index, &node.store, &indexed_batches)
+                        index.index_batches(&node.store, &indexed_batches)
                     })
                     .await;
                     if let Ok(Err(e)) | Err(e) = indexed.map_err(|e| e.to_string()) {

@@ -486,7 +486,7 @@ async fn search(state: web::Data<AppState>, q: web::Query<SearchParams>) -> Http
         page: q.page,
         per_page: q.per_page,
     };
-    let found = web::block(move || index.search(&query)).await;
+    let found = web::block(move || index.index().search(&query)).await;
     let page = match found {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => return internal(e),

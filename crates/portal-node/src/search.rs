@@ -1,13 +1,22 @@
 //! National full-text search: the aggregator's items in a portal-search index at
-//! `DATA/search/`, fed after every durable ingest and rebuilt from the store at start (the
-//! store is the truth; the index is derived and may lag a crash by one batch until then).
+//! `DATA/search/`, fed after every durable ingest.
+//!
+//! The store is the truth; the index is derived. Each commit records, as its payload, how far
+//! into each member's log the index is complete (its *marks*), so a restart re-indexes only
+//! what came after them (what a crash left unindexed, or what arrived while the index could
+//! not keep up) instead of every record the central holds. An index whose marks run past the
+//! store (a store restored from an older backup under a newer index) is emptied and rebuilt.
+//! Marks only ever trail the truth: a batch indexed out of order leaves its member's mark
+//! where it was, which costs a re-index of the gap at the next start, never a missed record.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::ids::NodeId;
 use portal_proto::record::{ItemVersion, Record};
-use portal_search::{SearchDoc, SearchIndex};
+use portal_search::{SearchDoc, SearchError, SearchIndex};
 use portal_store::Store;
 
 /// Text of an HTML fragment for indexing: tags dropped, the common entities decoded.
@@ -97,44 +106,124 @@ pub(crate) fn index_record(
     }
 }
 
-/// Index each member's `entries` and commit once (blocking: call off the async workers).
-pub(crate) fn index_batches(
-    index: &SearchIndex,
-    store: &Store,
-    batches: &[(NodeId, Vec<SignedRecord>)],
-) -> Result<(), String> {
-    for (member, entries) in batches {
-        for s in entries {
-            index_record(index, store, member, s)?;
-        }
-    }
-    index.commit().map_err(|e| e.to_string())
+/// How many records [`NationalSearch::catch_up`] indexes between commits (and progress logs).
+const CATCH_UP_COMMIT_EVERY: u64 = 50_000;
+
+/// The national search index and its marks (see the module documentation).
+pub(crate) struct NationalSearch {
+    index: SearchIndex,
+    /// Member id → log size up to which every record is indexed (and at least staged for
+    /// the next commit).
+    marks: Mutex<BTreeMap<String, u64>>,
 }
 
-/// Re-index every stored member record (blocking). Upserts are keyed, so this is idempotent.
-pub(crate) fn rebuild(
-    index: &Arc<SearchIndex>,
-    store: &Store,
-    members: &[NodeId],
-) -> Result<u64, String> {
-    let mut n = 0;
-    for m in members {
-        let size = store.member_cursor(m).map_err(|e| e.to_string())?.size;
-        let mut next = 0;
-        while next < size {
-            let chunk = store.member_entries(m, next, 1000).map_err(|e| e.to_string())?;
-            if chunk.is_empty() {
-                break;
-            }
-            next += chunk.len() as u64;
-            for s in &chunk {
-                index_record(index, store, m, s)?;
-            }
-            n += chunk.len() as u64;
+impl NationalSearch {
+    /// Open (or create) the index in `dir` and read the marks of its last commit. An index
+    /// without readable marks (new, or written before marks existed) starts from none: the
+    /// first [`catch_up`](NationalSearch::catch_up) indexes everything, idempotently.
+    pub(crate) fn open(dir: &Path) -> Result<NationalSearch, SearchError> {
+        let index = SearchIndex::open(dir)?;
+        let marks = match index.committed_payload()? {
+            Some(payload) => serde_json::from_str(&payload).unwrap_or_else(|e| {
+                tracing::warn!("search: unreadable marks in {} ({e}); re-indexing", dir.display());
+                BTreeMap::new()
+            }),
+            None => BTreeMap::new(),
+        };
+        Ok(NationalSearch { index, marks: Mutex::new(marks) })
+    }
+
+    /// The index, for searching.
+    pub(crate) fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    fn marks(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
+        self.marks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `member`'s records `[start, end)` are staged: advance its mark if they continue it.
+    fn advance(&self, member: &NodeId, start: u64, end: u64) {
+        let mut marks = self.marks();
+        let mark = marks.entry(member.to_string()).or_insert(0);
+        if start <= *mark && end > *mark {
+            *mark = end;
         }
     }
-    index.commit().map_err(|e| e.to_string())?;
-    Ok(n)
+
+    /// Commit, with the marks as they stand. Marks only advance after their records are
+    /// staged, so whatever they claim is in this commit.
+    fn commit(&self) -> Result<(), String> {
+        let payload = serde_json::to_string(&*self.marks()).map_err(|e| e.to_string())?;
+        self.index.commit_with_payload(&payload).map_err(|e| e.to_string())
+    }
+
+    /// Index each member's `entries` (starting at log index `start`) and commit once
+    /// (blocking: call off the async workers).
+    pub(crate) fn index_batches(
+        &self,
+        store: &Store,
+        batches: &[(NodeId, u64, Vec<SignedRecord>)],
+    ) -> Result<(), String> {
+        for (member, start, entries) in batches {
+            for s in entries {
+                index_record(&self.index, store, member, s)?;
+            }
+            self.advance(member, *start, start + entries.len() as u64);
+        }
+        self.commit()
+    }
+
+    /// Index every stored record of `members` past its mark (blocking), until the index has
+    /// caught up with the store as it grows meanwhile. Returns how many records it indexed.
+    pub(crate) fn catch_up(&self, store: &Store, members: &[NodeId]) -> Result<u64, String> {
+        let size = |m: &NodeId| store.member_cursor(m).map(|c| c.size).map_err(|e| e.to_string());
+        // Marks past the store: the index describes records the store does not hold.
+        let mut ahead = Vec::new();
+        for m in members {
+            let mark = self.marks().get(m.as_str()).copied().unwrap_or(0);
+            if mark > size(m)? {
+                ahead.push(format!("{m} ({mark} > {})", size(m)?));
+            }
+        }
+        if !ahead.is_empty() {
+            tracing::warn!(
+                "search: the index is ahead of the store for {}; rebuilding it",
+                ahead.join(", ")
+            );
+            self.index.clear().map_err(|e| e.to_string())?;
+            self.marks().clear();
+            self.commit()?;
+        }
+        let mut indexed = 0u64;
+        let mut since_commit = 0u64;
+        for m in members {
+            loop {
+                let mark = self.marks().get(m.as_str()).copied().unwrap_or(0);
+                if mark >= size(m)? {
+                    break;
+                }
+                let chunk = store.member_entries(m, mark, 1000).map_err(|e| e.to_string())?;
+                if chunk.is_empty() {
+                    break;
+                }
+                for s in &chunk {
+                    index_record(&self.index, store, m, s)?;
+                }
+                let n = chunk.len() as u64;
+                self.advance(m, mark, mark + n);
+                indexed += n;
+                since_commit += n;
+                if since_commit >= CATCH_UP_COMMIT_EVERY {
+                    self.commit()?;
+                    since_commit = 0;
+                    tracing::info!(records = indexed, member = %m, "search: catching up");
+                }
+            }
+        }
+        self.commit()?;
+        Ok(indexed)
+    }
 }
 
 #[cfg(test)]

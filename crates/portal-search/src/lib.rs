@@ -321,6 +321,31 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// [`commit`](SearchIndex::commit), recording `payload` with it: a caller's note of what
+    /// the committed documents cover (for example how far into each log it has indexed), read
+    /// back with [`committed_payload`](SearchIndex::committed_payload), after a restart too.
+    /// The payload is durable exactly when the documents are.
+    pub fn commit_with_payload(&self, payload: &str) -> Result<(), SearchError> {
+        let mut writer = self.writer();
+        let mut prepared = writer.prepare_commit().map_err(engine)?;
+        prepared.set_payload(payload);
+        prepared.commit().map_err(engine)?;
+        self.reader.reload().map_err(engine)?;
+        Ok(())
+    }
+
+    /// The payload of the last commit, if it carried one (see
+    /// [`commit_with_payload`](SearchIndex::commit_with_payload)).
+    pub fn committed_payload(&self) -> Result<Option<String>, SearchError> {
+        Ok(self.reader.searcher().index().load_metas().map_err(engine)?.payload)
+    }
+
+    /// Removes every document. Visible (and durable) after the next commit.
+    pub fn clear(&self) -> Result<(), SearchError> {
+        self.writer().delete_all_documents().map_err(engine)?;
+        Ok(())
+    }
+
     /// Number of committed documents.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()

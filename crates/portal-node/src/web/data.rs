@@ -360,7 +360,7 @@ pub(crate) fn national_listing(
         page: f.page,
         per_page: f.per_page,
     };
-    let page = index.search(&q).map_err(|e| e.to_string())?;
+    let page = index.index().search(&q).map_err(|e| e.to_string())?;
     let mut cards = Vec::with_capacity(page.hits.len());
     for hit in &page.hits {
         let (Ok(member), Ok(id)) = (NodeId::new(&hit.member), ItemId::new(&hit.item_id)) else {

@@ -407,6 +407,31 @@ fn reopen_keeps_committed_documents_only() {
 }
 
 #[test]
+fn a_commit_payload_survives_reopening_and_clear_empties_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    {
+        let index = SearchIndex::open(&path).unwrap();
+        assert_eq!(index.committed_payload().unwrap(), None);
+        for d in ministries() {
+            index.upsert(&d).unwrap();
+        }
+        index.commit_with_payload(r#"{"bo-y-te":2}"#).unwrap();
+        assert_eq!(index.committed_payload().unwrap().as_deref(), Some(r#"{"bo-y-te":2}"#));
+        // An uncommitted payload is no payload: the next writer sees the last committed one.
+        index.upsert(&doc("later", "Sau", "")).unwrap();
+    }
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(index.committed_payload().unwrap().as_deref(), Some(r#"{"bo-y-te":2}"#));
+    assert_eq!(index.len(), 4);
+    index.clear().unwrap();
+    index.commit().unwrap();
+    assert!(index.is_empty());
+    // A plain commit carries no payload.
+    assert_eq!(index.committed_payload().unwrap(), None);
+}
+
+#[test]
 fn a_directory_with_another_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut builder = tantivy::schema::Schema::builder();
