@@ -5,10 +5,11 @@
 //! - `cargo xtask bench [SUITE…] [--seconds N] [--json PATH]` — build in release mode and print
 //!   the benchmark table (every suite by default; `portal-bench --help` lists them; see
 //!   docs/benchmarks.md). Honours `CARGO_TARGET_DIR`: cargo names the executables it built.
-//! - `cargo xtask soak [--minutes N] [--seed S]` — the long reliability suites (default 10
-//!   minutes): the kill -9 crash loops at 20 rounds (`PORTAL_CRASH_LOOP=1`, the e2e tests),
-//!   then the harness's `soak` (malformed corpus, SSRF matrix, bombs, the fault soak for the
-//!   rest of the time). Prints a summary; exits non-zero if any invariant failed.
+//! - `cargo xtask soak [--minutes N] [--seed S] [--only PART]` — the long reliability suites:
+//!   every build first (timed apart), then the kill -9 crash loops at 20 rounds
+//!   (`PORTAL_CRASH_LOOP=1`, the e2e tests), then the harness's `soak` (malformed corpus, SSRF
+//!   matrix, bombs, and the fault soak for N minutes, default 10). Prints a summary; exits
+//!   non-zero if any invariant failed.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -98,19 +99,19 @@ fn bench(args: &[String]) -> Result<(), String> {
     run(c)
 }
 
-/// `cargo xtask soak`: the crash loops, then the harness's soak with the minutes left.
+/// `cargo xtask soak`: build everything first (timed apart), then the crash loops, then the
+/// harness's soak, whose fault soak runs for `--minutes` (default 10).
 fn soak(args: &[String]) -> Result<(), String> {
-    let mut minutes = 10.0f64;
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--minutes" => {
-                minutes = it
+                let m = it
                     .next()
-                    .and_then(|m| m.parse().ok())
-                    .filter(|m: &f64| *m > 0.0)
+                    .filter(|m| m.parse::<f64>().is_ok_and(|m| m > 0.0))
                     .ok_or("--minutes takes a positive number")?;
+                rest.extend([a.clone(), m.clone()]);
             }
             "--seed" | "--only" => {
                 rest.push(a.clone());
@@ -119,32 +120,32 @@ fn soak(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown argument {other}; {SOAK_USAGE}")),
         }
     }
+    // `--only` picks one part of the harness's soak: the crash loops are skipped then.
+    let only = rest.iter().any(|a| a == "--only");
+    // Every build first, so that the soak's own time is the soak's: a cold build of the
+    // harness (release) and of the e2e tests (debug) takes minutes on a small machine.
+    let build_start = std::time::Instant::now();
     let harness = build_harness()?;
-    // The minutes count from here: a cold build (or one waiting for cargo's lock) is not soak.
+    let crash_test = |extra: &[&str]| {
+        let mut test = cargo();
+        test.env("PORTAL_CRASH_LOOP", "1")
+            .args(["test", "-p", "portal-tests", "--test", "e2e"])
+            .args(extra);
+        test
+    };
+    if !only {
+        run(crash_test(&["--no-run"]))?;
+    }
+    let build_secs = build_start.elapsed().as_secs_f64();
     let start = std::time::Instant::now();
     // 1. The crash loops: 20 rounds each of kill -9 of a ministry during concurrent
     //    publishing and of the central during ingest (tests/e2e/crash.rs, federation.rs).
-    let mut test = cargo();
-    test.env("PORTAL_CRASH_LOOP", "1").args([
-        "test",
-        "-p",
-        "portal-tests",
-        "--test",
-        "e2e",
-        "--",
-        "kill_9",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
-    if !rest.iter().any(|a| a == "--only") {
-        eprintln!("$ PORTAL_CRASH_LOOP=1 {test:?}");
-    }
     let t = std::time::Instant::now();
-    // `--only` picks one part of the harness's soak: the crash loops are skipped then.
-    let only = rest.iter().any(|a| a == "--only");
     let text = if only {
         "skipped (--only)".to_owned()
     } else {
+        let mut test = crash_test(&["--", "kill_9", "--nocapture", "--test-threads=1"]);
+        eprintln!("$ PORTAL_CRASH_LOOP=1 {test:?}");
         let out = test.output().map_err(|e| format!("cannot start {test:?}: {e}"))?;
         let text = format!(
             "{}{}",
@@ -163,10 +164,9 @@ fn soak(args: &[String]) -> Result<(), String> {
             l.contains("kill -9 rounds") || l.starts_with("test result") || l.contains("panicked")
         })
         .collect();
-    // 2. The harness's soak, for what is left of the minutes (at least 3).
-    let left = (minutes - start.elapsed().as_secs_f64() / 60.0).max(3.0);
+    // 2. The harness's soak: corpus, SSRF matrix, bombs, and the fault soak for `--minutes`.
     let mut c = Command::new(harness);
-    c.current_dir(root()).arg("soak").arg("--minutes").arg(format!("{left:.2}")).args(&rest);
+    c.current_dir(root()).arg("soak").args(&rest);
     let harness_result = run(c);
     println!();
     println!(
@@ -183,7 +183,11 @@ fn soak(args: &[String]) -> Result<(), String> {
         println!("- {}", l.trim());
     }
     println!();
-    println!("cargo xtask soak: {:.1} minutes in all", start.elapsed().as_secs_f64() / 60.0);
+    println!(
+        "cargo xtask soak: {:.1} minutes of soak, after {:.1} minutes of building",
+        start.elapsed().as_secs_f64() / 60.0,
+        build_secs / 60.0
+    );
     match (crash_ok, harness_result) {
         (true, Ok(())) => Ok(()),
         (false, _) => Err("the kill -9 crash loops failed (output above)".into()),
