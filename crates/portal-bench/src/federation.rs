@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::node::{Proc, build_portal, draft_body, spawn_serve};
+use crate::node::{Harness, Proc, draft_body, spawn_serve};
 use crate::{Row, item_for, median};
 
 /// When the suite started: progress lines carry the time since.
@@ -157,24 +157,9 @@ pub(crate) fn federation(seconds: f64) -> Vec<Row> {
         rows.extend(latency_skipped(reason));
         rows
     };
-    let bin = match build_portal() {
-        Ok(b) => b,
-        Err(e) => return all_skipped(&format!("the portal binary did not build: {e}")),
-    };
-    let rt =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => return all_skipped(&format!("no tokio runtime: {e}")),
-        };
-    // no_gzip: the harness reads JSON only and must not make the central compress it.
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .no_gzip()
-        .timeout(Duration::from_secs(60))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => return all_skipped(&format!("no HTTP client: {e}")),
+    let Harness { bin, rt, client } = match Harness::new(Duration::from_secs(60), None) {
+        Ok(h) => h,
+        Err(e) => return all_skipped(&e),
     };
     let mut rows = backfill_rows(&rt, &client, &bin, seconds);
     rows.extend(latency_rows(&rt, &client, &bin, seconds));

@@ -155,26 +155,10 @@ pub(crate) fn node(seconds: f64) -> Vec<Row> {
          ({CONNECTIONS} connections, {WRK_THREADS} load-generator threads)"
     );
     let tools = Tools::find_or_install();
-    let bin = match build_portal() {
-        Ok(b) => b,
-        Err(e) => return all_skipped(&format!("the portal binary did not build: {e}")),
-    };
-    let rt =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => return all_skipped(&format!("no tokio runtime: {e}")),
-        };
-    // no_gzip: the harness asks for gzip itself and must see the bytes and ETag of the
-    // representation it asked for (reqwest's gzip feature is on through portal-client).
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .no_gzip()
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(2 * EDITORS)
-        .build()
+    let Harness { bin, rt, client } = match Harness::new(Duration::from_secs(60), Some(2 * EDITORS))
     {
-        Ok(c) => c,
-        Err(e) => return all_skipped(&format!("no HTTP client: {e}")),
+        Ok(h) => h,
+        Err(e) => return all_skipped(&e),
     };
     let node = match NodeUnderTest::start(&bin) {
         Ok(n) => n,
@@ -435,6 +419,35 @@ pub(crate) fn build_portal() -> Result<PathBuf, String> {
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "portal")
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .ok_or_else(|| "cargo reported no portal executable".into())
+}
+
+/// What every suite that drives `portal serve` starts with: the release binary, a tokio
+/// runtime with 2 workers (the machine's cores), and an HTTP client that uses no proxy and does
+/// not decompress (the harness asks for gzip itself when it wants it, and must see the bytes
+/// and ETag of the representation it asked for; reqwest's gzip is on through portal-client).
+pub(crate) struct Harness {
+    pub(crate) bin: PathBuf,
+    pub(crate) rt: tokio::runtime::Runtime,
+    pub(crate) client: reqwest::Client,
+}
+
+impl Harness {
+    /// Build (a no-op under `cargo xtask`) and set up; the error says which step failed.
+    /// `idle_per_host` caps the client's idle pool per host (`None`: reqwest's default).
+    pub(crate) fn new(timeout: Duration, idle_per_host: Option<usize>) -> Result<Harness, String> {
+        let bin = build_portal().map_err(|e| format!("the portal binary did not build: {e}"))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("no tokio runtime: {e}"))?;
+        let mut builder = reqwest::Client::builder().no_proxy().no_gzip().timeout(timeout);
+        if let Some(n) = idle_per_host {
+            builder = builder.pool_max_idle_per_host(n);
+        }
+        let client = builder.build().map_err(|e| format!("no HTTP client: {e}"))?;
+        Ok(Harness { bin, rt, client })
+    }
 }
 
 /// `portal init` + `portal serve --listen 127.0.0.1:0`, in a temporary directory.

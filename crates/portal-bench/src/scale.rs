@@ -22,7 +22,7 @@ use crate::federation::{
     Portal, ProcSampler, add_member, check_national, cpu_snapshot, mib, no_incidents, proc_kib,
     start_fake_members, wait_backfill,
 };
-use crate::node::build_portal;
+use crate::node::Harness;
 
 /// When the suite started: progress lines carry the time since.
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -126,23 +126,9 @@ fn settle(pid: u32) -> (f64, bool) {
 
 pub(crate) fn scale() -> Vec<Row> {
     START.get_or_init(Instant::now);
-    let bin = match build_portal() {
-        Ok(b) => b,
-        Err(e) => return skipped(&format!("the portal binary did not build: {e}")),
-    };
-    let rt =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => return skipped(&format!("no tokio runtime: {e}")),
-        };
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .no_gzip()
-        .timeout(Duration::from_secs(60))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => return skipped(&format!("no HTTP client: {e}")),
+    let Harness { bin, rt, client } = match Harness::new(Duration::from_secs(60), None) {
+        Ok(h) => h,
+        Err(e) => return skipped(&e),
     };
     let rows = match run(&rt, &client, &bin) {
         Ok(rows) => rows,

@@ -132,33 +132,14 @@ pub(crate) fn main(args: &[String]) -> i32 {
     let start = Instant::now();
     eprintln!("soak: the fault soak runs {minutes} minutes; seed {seed}");
     let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
-    let bin = match crate::node::build_portal() {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("soak: the portal binary did not build: {e}");
-            return 1;
-        }
-    };
-    let rt =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
+    let crate::node::Harness { bin, rt, client } =
+        match crate::node::Harness::new(Duration::from_secs(30), None) {
+            Ok(h) => h,
             Err(e) => {
-                eprintln!("soak: no tokio runtime: {e}");
+                eprintln!("soak: {e}");
                 return 1;
             }
         };
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .no_gzip()
-        .timeout(Duration::from_secs(30))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("soak: no HTTP client: {e}");
-            return 1;
-        }
-    };
     let root = workspace_root();
     let mut sections = Vec::new();
     let timed = |s: Section, t: Instant| Section { seconds: t.elapsed().as_secs_f64(), ..s };
