@@ -173,6 +173,30 @@ async fn a_ministry_rotates_its_key_and_verifiers_learn_it_from_the_log() {
     .await;
     assert_eq!(incidents(&http, &gov2, "bo-y-te").await, Vec::<Value>::new());
 
+    // ---- a retroactive revocation: the old key is revoked from index 1, so the records it
+    // signed at 1, 2 and 3, accepted long ago, are invalid; the central re-examines them
+    assert!(moh_srv.terminate(), "moh stops for the revocation");
+    let old_kid = moh.key.key_id().to_string();
+    let (ok, _, err) = portal(
+        &bin,
+        &["key", "revoke", "--data", &moh_s, &old_kid, "--from-index", "1", "--reason", "Lộ khóa"],
+    );
+    assert!(ok, "revoke: {err}");
+    let moh_srv = Server::start_at_url(&bin, &moh_data);
+    eventually("the central ingests the revocation", || async {
+        mirrored(&http, &central).await == 7
+    })
+    .await;
+    eventually("a revoked-key incident naming the records to review", || async {
+        incidents(&http, &central, "bo-y-te").await.iter().any(|i| {
+            i["code"] == "revoked-key"
+                && i["evidence"]["records"] == serde_json::json!([1, 2, 3])
+                && i["evidence"]["count"] == 3
+                && i["evidence"]["kid"] == old_kid.as_str()
+        })
+    })
+    .await;
+
     assert!(moh_srv.terminate(), "moh stops cleanly");
     assert!(gov2_srv.terminate(), "the new central stops cleanly");
     assert!(central_srv.terminate(), "the central stops cleanly");

@@ -30,7 +30,9 @@ use portal_proto::envelope::{self, SignedRecord, TrustStore, Verified};
 use portal_proto::error::Rejection;
 use portal_proto::ids::NodeId;
 use portal_proto::record::Record;
-use portal_proto::record::{Descriptor, KeyGrant, Member, MemberStatus, RecordType, Roster};
+use portal_proto::record::{
+    Descriptor, KeyEvent, KeyEventKind, KeyGrant, Member, MemberStatus, RecordType, Roster,
+};
 use portal_proto::verifier::{LogVerifier, RosterTrust, checkpoint_origin};
 use portal_store::federation::Incident;
 use reqwest::Url;
@@ -172,6 +174,24 @@ fn parse_url(s: &str) -> Result<Url, MemberError> {
         return Err(MemberError::Invalid(format!("{s}: not an http(s) URL: no host")));
     }
     Ok(url)
+}
+
+/// The revocations in `batch` (its member's entries and relayed ones) that reach back before
+/// their own key event: what was accepted from `from_index` on must be looked at again.
+fn retroactive_revocations(batch: &Ingest) -> Vec<(NodeId, KeyEvent)> {
+    let relayed = batch.relayed.iter().map(|r| (&r.member, &r.entries));
+    std::iter::once((&batch.member, &batch.entries))
+        .chain(relayed)
+        .flat_map(|(member, entries)| entries.iter().map(move |s| (member, s)))
+        .filter_map(|(member, s)| match envelope::parse_record(s.bytes()) {
+            Ok(Record::KeyEvent(k))
+                if k.event == KeyEventKind::Revoke && k.from_index < k.log_index =>
+            {
+                Some((member.clone(), k))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// A key given to `--pin`: a base64 Ed25519 public key.
@@ -545,6 +565,69 @@ impl Aggregator {
         };
         if let Err(e) = self.node.store.add_incident(incident) {
             tracing::error!("storing an incident failed: {e}");
+        }
+    }
+
+    /// A retroactive revocation was accepted (SPEC.md §4.3): every record the revoked key
+    /// signed from `from_index` on is invalid, including those accepted before the revocation
+    /// arrived. Find them among what is stored and record a `revoked-key` incident listing
+    /// them (at most the first 1,000 indices; the count is exact), for the operators' review.
+    async fn reexamine(self: &Arc<Self>, member: NodeId, event: KeyEvent) {
+        let node = Arc::clone(&self.node);
+        let (m, kid) = (member.clone(), event.kid.clone());
+        let (from, until) = (event.from_index, event.log_index);
+        let found = tokio::task::spawn_blocking(move || {
+            let mut hits = Vec::new();
+            let mut next = from;
+            while next < until {
+                let chunk = node.store.member_entries(&m, next, 1000).map_err(|e| e.to_string())?;
+                if chunk.is_empty() {
+                    break;
+                }
+                for (i, signed) in chunk.iter().enumerate() {
+                    let index = next + i as u64;
+                    if index < until && *signed.kid() == kid {
+                        hits.push(index);
+                    }
+                }
+                next += chunk.len() as u64;
+            }
+            Ok::<_, String>(hits)
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        match found {
+            Ok(hits) if hits.is_empty() => tracing::info!(
+                member = %member,
+                kid = %event.kid,
+                "a retroactive revocation from index {} invalidates no stored record",
+                event.from_index
+            ),
+            Ok(hits) => self.incident(
+                &member,
+                "revoked-key",
+                format!(
+                    "key {} was revoked from index {} (key event at index {}): {} record(s) \
+                     accepted before the revocation are invalid and need review",
+                    event.kid,
+                    event.from_index,
+                    event.log_index,
+                    hits.len()
+                ),
+                json!({
+                    "kid": event.kid,
+                    "from_index": event.from_index,
+                    "key_event_index": event.log_index,
+                    "reason": event.reason,
+                    "count": hits.len(),
+                    "records": hits.iter().take(1000).collect::<Vec<_>>(),
+                }),
+            ),
+            Err(e) => tracing::error!(
+                member = %member,
+                "re-examining the records of a revoked key failed: {e}"
+            ),
         }
     }
 
@@ -978,6 +1061,7 @@ impl FollowTask {
             root: cp.root,
             relayed,
         };
+        let revocations = retroactive_revocations(&batch);
         let mut indexed_batches = vec![(self.id.clone(), batch.start, batch.entries.clone())];
         indexed_batches
             .extend(batch.relayed.iter().map(|r| (r.member.clone(), r.start, r.entries.clone())));
@@ -985,6 +1069,9 @@ impl FollowTask {
             Ok(_) => {
                 self.verifier = Some(verifier);
                 self.agg.ingested.send_replace(self.agg.node.store.size());
+                for (member, event) in revocations {
+                    self.agg.reexamine(member, event).await;
+                }
                 if let Some(index) = self.agg.search() {
                     let node = Arc::clone(&self.agg.node);
                     let indexed = tokio::task::spawn_blocking(move || {
