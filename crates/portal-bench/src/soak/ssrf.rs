@@ -121,7 +121,10 @@ pub(crate) async fn ssrf(bin: &Path) -> Section {
         (m, f) => section.fail(format!("redirect setup: {:?} {:?}", m.err(), f.err())),
     }
     section.count("redirects refused", redirects_refused);
-    section.count("redirector requests", redirector.accepted.load(Ordering::SeqCst));
+    section.count(
+        "connections to the redirector (kept alive)",
+        redirector.accepted.load(Ordering::SeqCst),
+    );
 
     // 3. `portal member add` on a central with default settings.
     match member_add(bin, &targets).await {
