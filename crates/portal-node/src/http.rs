@@ -46,6 +46,10 @@ pub struct AppState {
     /// Rendered archive pages, by (format, archive number): immutable, so never invalidated,
     /// only evicted oldest-first past [`ARCHIVE_CACHE`] pages.
     archives: Mutex<VecDeque<(ArchiveKey, Arc<Rendered>)>>,
+    /// Rendered log API pages, by their query and the log's state (see [`LogPageKey`]):
+    /// readers walking the same log (mirrors, verifiers, a restore) are served the same bytes
+    /// and gzip without the node encoding and compressing each page again.
+    log_pages: Mutex<VecDeque<(LogPageKey, Arc<Rendered>)>>,
     /// The WebSub hub (`POST /websub`).
     hub: Arc<Hub>,
     /// Members, for a node that has some (its routes answer 404 until it does).
@@ -58,6 +62,14 @@ const ARCHIVE_CACHE: usize = 64;
 
 /// An archive page: (format, archive number).
 type ArchiveKey = (&'static str, u64);
+
+/// Log API pages kept rendered (up to about 2 MB + 0.6 MB gzip each at the largest limit).
+const LOG_PAGE_CACHE: usize = 16;
+
+/// A log API page: `after` and `limit` as asked, and the log size and checkpoint note it
+/// embeds. A page is current while both are: a new entry or a re-signed checkpoint (a
+/// heartbeat) makes a new key, and the stale page ages out.
+type LogPageKey = (u64, u64, u64, String);
 
 /// Bodies below this size are not worth compressing.
 const GZIP_MIN: usize = 1024;
@@ -132,6 +144,7 @@ impl AppState {
             tokens,
             cache: Mutex::new(Vec::new()),
             archives: Mutex::new(VecDeque::new()),
+            log_pages: Mutex::new(VecDeque::new()),
             hub,
             agg,
         }
@@ -428,12 +441,42 @@ async fn log(
     q: web::Query<LogQuery>,
 ) -> HttpResponse {
     state.node.metrics.request();
-    let body = match log_page(&state.node, q.after.unwrap_or(0), q.limit.unwrap_or(LOG_DEFAULT)) {
-        Ok(b) => b,
+    let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(LOG_DEFAULT));
+    let store = &state.node.store;
+    let current = match store.checkpoint() {
+        Ok(note) => (after, limit, store.size(), note.unwrap_or_default()),
         Err(e) => return internal(e),
     };
+    let cached = state
+        .log_pages
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(key, _)| *key == current).map(|(_, r)| Arc::clone(r)));
+    let r = match cached {
+        Some(r) => r,
+        None => {
+            let body = match log_page(&state.node, after, limit) {
+                Ok(b) => b,
+                Err(e) => return internal(e),
+            };
+            // Keyed by what the page embeds, which a commit since `current` may have moved.
+            let key = (
+                after,
+                limit,
+                body["size"].as_u64().unwrap_or_default(),
+                body["checkpoint"].as_str().unwrap_or_default().to_owned(),
+            );
+            let r = Arc::new(render(serde_json::to_vec(&body).unwrap_or_default(), None));
+            if let Ok(mut c) = state.log_pages.lock() {
+                if c.len() >= LOG_PAGE_CACHE {
+                    c.pop_front();
+                }
+                c.push_back((key, Arc::clone(&r)));
+            }
+            r
+        }
+    };
     // Entries never change, but the embedded checkpoint does: a short max-age for every page.
-    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
     conditional(&req, &state, "application/json", &r, SHORT)
 }
 
