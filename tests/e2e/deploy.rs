@@ -28,11 +28,21 @@ fn tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
     found
 }
 
-/// nginx started by this test; stopped (by its PID) when dropped.
+/// nginx started by this test; stopped (by its PID) when dropped. SIGTERM first: the master
+/// then stops its workers and cache manager. A SIGKILL of the master alone left them running,
+/// orphaned, after every test run. SIGKILL only if it has not exited within 10 s.
 struct Nginx(Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
