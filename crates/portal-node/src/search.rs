@@ -182,8 +182,9 @@ impl NationalSearch {
         let mut ahead = Vec::new();
         for m in members {
             let mark = self.marks().get(m.as_str()).copied().unwrap_or(0);
-            if mark > size(m)? {
-                ahead.push(format!("{m} ({mark} > {})", size(m)?));
+            let stored = size(m)?;
+            if mark > stored {
+                ahead.push(format!("{m} ({mark} > {stored})"));
             }
         }
         if !ahead.is_empty() {
