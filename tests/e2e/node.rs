@@ -347,7 +347,7 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         }
     }
     assert_eq!(verifier.next_index(), 4);
-    let now = portal_node::node::now();
+    let now = portal_publisher::node::now();
     verifier
         .push_checkpoint(log["checkpoint"].as_str().expect("checkpoint"), now, None)
         .expect("the checkpoint covers the log");

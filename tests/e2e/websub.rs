@@ -274,7 +274,7 @@ fn check_delivery(r: &Received, callback: &str, secret: &str, key: &PublicKey, t
         content_type: r.header("content-type"),
         content_digest: r.header("content-digest"),
     };
-    let now = portal_node::node::now().unix();
+    let now = portal_publisher::node::now().unix();
     let keys = |kid: &KeyId| (*kid == key.key_id()).then(|| key.clone());
     let kid = push::verify_request(
         &request,

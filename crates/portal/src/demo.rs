@@ -2,7 +2,7 @@
 //!
 //! The central node (`chinh-phu`) and three ministries run in this process, each a real node
 //! with its own data directory, key, store, WebSub hub and HTTP server
-//! ([`portal_node::serve_until`]). Running them in-process rather than as child processes
+//! ([`portal_server::serve_until`]). Running them in-process rather than as child processes
 //! means there is nothing to orphan: Ctrl-C or SIGTERM stops the four servers (actix-web
 //! handles both signals), and a crash takes all four down together.
 //!
@@ -24,11 +24,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use portal_node::draft::{Draft, WithdrawRequest};
-use portal_node::{DataDir, Node};
 use portal_proto::envelope::{SignedRecord, parse_record};
 use portal_proto::ids::Lang;
 use portal_proto::record::Record;
+use portal_publisher::draft::{Draft, WithdrawRequest};
+use portal_publisher::{DataDir, Node};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -358,8 +358,8 @@ fn create(root: &Path, content: &Content, ports: &[u16]) -> Result<State> {
             .map(|(l, n)| Ok((Lang::new(l.as_str())?, n.clone())))
             .collect::<Result<BTreeMap<_, _>>>()?;
         let url = format!("http://127.0.0.1:{port}");
-        let done = portal_node::init(&dir, id, names, &url)?;
-        let mut config = portal_node::node::load_config(&dir)?;
+        let done = portal_publisher::init(&dir, id, names, &url)?;
+        let mut config = portal_publisher::node::load_config(&dir)?;
         // Loopback only: the central must reach its members on 127.0.0.1, and the ministries'
         // hubs must deliver pushes to the central's callback there.
         config.aggregator.allow_private_members = central;
@@ -398,7 +398,7 @@ async fn federation(
             let until = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            let result = portal_node::serve_until(node, &listen, Some(2), until).await;
+            let result = portal_server::serve_until(node, &listen, Some(2), until).await;
             (id, listen, result)
         });
     }
@@ -480,7 +480,7 @@ async fn prepare(
         wait_healthy(http, n).await?;
     }
     let central = state.central();
-    let local = portal_node::local_token(&DataDir::new(root.join(&central.id)))
+    let local = portal_publisher::local_token(&DataDir::new(root.join(&central.id)))
         .ok_or_else(|| anyhow!("the central node's local token is missing"))?;
     add_members(http, central, &local, state.ministries()).await?;
     wait_push(http, state.ministries()).await;

@@ -1,13 +1,13 @@
 //! `portal key rotate`: replace the node's signing key, announced in its own log (SPEC.md §4.3,
-//! §13; `portal_node::keys`).
+//! §13; `portal_publisher::keys`).
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use portal_node::DataDir;
-use portal_node::keys::RotateError;
-use portal_node::node::OpenError;
+use portal_publisher::DataDir;
+use portal_publisher::node::OpenError;
+use portal_publisher::rotation::RotateError;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum KeyCommand {
@@ -43,8 +43,8 @@ pub(crate) fn run(action: KeyCommand) -> Result<()> {
     match action {
         KeyCommand::Revoke { data, kid, from_index, reason } => {
             let dir = DataDir::new(&data);
-            portal_node::node::load_config(&dir)?;
-            match portal_node::keys::revoke(&dir, &kid, from_index, &reason) {
+            portal_publisher::node::load_config(&dir)?;
+            match portal_publisher::rotation::revoke(&dir, &kid, from_index, &reason) {
                 Ok(at) => {
                     println!(
                         "revoked key {kid} from index {from_index}: key event at log index {at}"
@@ -62,8 +62,8 @@ pub(crate) fn run(action: KeyCommand) -> Result<()> {
         }
         KeyCommand::Rotate { data, reason } => {
             let dir = DataDir::new(&data);
-            portal_node::node::load_config(&dir)?;
-            match portal_node::keys::rotate(&dir, &reason) {
+            portal_publisher::node::load_config(&dir)?;
+            match portal_publisher::rotation::rotate(&dir, &reason) {
                 Ok(r) => {
                     println!("rotated at log index {}", r.log_index);
                     println!(

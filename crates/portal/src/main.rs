@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
-use portal_node::draft::{Draft, WithdrawRequest};
-use portal_node::{DataDir, Node, Published};
 use portal_proto::ids::{ItemId, Lang};
 use portal_proto::record::WithdrawalState;
+use portal_publisher::draft::{Draft, WithdrawRequest};
+use portal_publisher::{DataDir, Node, Published};
 
 mod bundle;
 mod demo;
@@ -210,7 +210,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(en) = name_en {
                 names.insert(Lang::new("en")?, en);
             }
-            let done = portal_node::init(&DataDir::new(&data), &id, names, &url)?;
+            let done = portal_publisher::init(&DataDir::new(&data), &id, names, &url)?;
             println!("created node {id} in {}", data.display());
             println!("key id:      {}", done.key_id);
             println!(
@@ -236,12 +236,12 @@ fn run(cli: Cli) -> Result<()> {
                 tracing::error!("serving read-only: {reason}");
             }
             runtime()?
-                .block_on(portal_node::serve(node, &listen, workers))
+                .block_on(portal_server::serve(node, &listen, workers))
                 .with_context(|| format!("serving on {listen}"))
         }
         Command::Publish { data, file } => {
             // The data directory first: a wrong --data is the likelier mistake.
-            portal_node::node::load_config(&DataDir::new(&data))?;
+            portal_publisher::node::load_config(&DataDir::new(&data))?;
             let bytes = if file == "-" {
                 let mut b = Vec::new();
                 std::io::stdin()
@@ -265,7 +265,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Withdraw { data, item_id, explanation, state, redirect } => {
-            portal_node::node::load_config(&DataDir::new(&data))?;
+            portal_publisher::node::load_config(&DataDir::new(&data))?;
             let id = ItemId::new(item_id)?;
             let state = match state.as_str() {
                 "withdrawn" => WithdrawalState::Withdrawn,
@@ -295,7 +295,7 @@ fn run(cli: Cli) -> Result<()> {
 /// `portal member …`: in-process when the node is stopped, through the running server's
 /// operator API (with the local token) when it holds the store.
 fn member(action: MemberCommand) -> Result<()> {
-    use portal_node::aggregate::{Aggregator, MemberView};
+    use portal_aggregator::aggregate::{Aggregator, MemberView};
     use portal_proto::record::MemberStatus;
     let data = match &action {
         MemberCommand::Add { data, .. }
@@ -305,7 +305,7 @@ fn member(action: MemberCommand) -> Result<()> {
         | MemberCommand::Activate { data, .. } => data.clone(),
     };
     let dir = DataDir::new(&data);
-    portal_node::node::load_config(&dir)?;
+    portal_publisher::node::load_config(&dir)?;
     let show = |v: &MemberView| {
         let name = v.name.get("vi").or_else(|| v.name.values().next()).cloned().unwrap_or_default();
         println!("{}  {}  {}  [{}]  {} entries stored", v.id, name, v.url, v.status, v.size);
@@ -337,7 +337,7 @@ fn member(action: MemberCommand) -> Result<()> {
             }
             Ok(())
         }),
-        Err(portal_node::node::OpenError::Store(portal_store::StoreError::Locked(_))) => {
+        Err(portal_publisher::node::OpenError::Store(portal_store::StoreError::Locked(_))) => {
             let (base, token) = running_node(&dir)?;
             runtime()?.block_on(async {
                 let client = reqwest::Client::builder().no_proxy().build()?;
@@ -387,8 +387,8 @@ fn member(action: MemberCommand) -> Result<()> {
 
 /// The running server's base URL and the local token, for commands that reach it over HTTP.
 fn running_node(dir: &DataDir) -> Result<(String, String)> {
-    let config = portal_node::node::load_config(dir)?;
-    let token = portal_node::local_token(dir).ok_or_else(|| {
+    let config = portal_publisher::node::load_config(dir)?;
+    let token = portal_publisher::local_token(dir).ok_or_else(|| {
         anyhow!("the node is running but {} is missing", dir.local_token().display())
     })?;
     let addr = match std::fs::read_to_string(dir.serve_addr()) {
@@ -414,7 +414,7 @@ fn submit(data: &PathBuf, submission: Submission) -> Result<Published> {
                 Submission::Withdraw(id, req) => node.withdraw(id, req).await?,
             })
         }),
-        Err(portal_node::node::OpenError::Store(portal_store::StoreError::Locked(_))) => {
+        Err(portal_publisher::node::OpenError::Store(portal_store::StoreError::Locked(_))) => {
             let (base, token) = running_node(&dir)?;
             runtime()?.block_on(async {
                 let client = reqwest::Client::builder().no_proxy().build()?;

@@ -16,11 +16,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use portal_client::{Client, FetchPolicy, Fetcher, Url};
-use portal_node::DataDir;
 use portal_proto::checkpoint::{Checkpoint, sign_checkpoint};
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::merkle::{self, Hash};
 use portal_proto::verifier::{LogVerifier, checkpoint_origin, open_checkpoint_note};
+use portal_publisher::DataDir;
 use portal_store::{Append, Store, StoreError};
 
 /// Entries written per store batch.
@@ -62,10 +62,10 @@ fn own_lines(note: &str, origin_line: &str) -> Option<String> {
 
 pub(crate) fn run(opts: Restore) -> Result<()> {
     let dir = DataDir::new(&opts.data);
-    let config = portal_node::node::load_config(&dir)?;
-    let signer = portal_node::node::load_signer(&dir)?;
-    let history = portal_node::keys::history(&dir)?;
-    let journal = portal_node::node::signing_journal(&dir)?;
+    let config = portal_publisher::node::load_config(&dir)?;
+    let signer = portal_publisher::node::load_signer(&dir)?;
+    let history = portal_publisher::keys::history(&dir)?;
+    let journal = portal_publisher::node::signing_journal(&dir)?;
     let store = match Store::open(&dir.store()) {
         Ok(s) => s,
         Err(StoreError::Locked(_)) => bail!(
@@ -89,7 +89,7 @@ pub(crate) fn run(opts: Restore) -> Result<()> {
 
     // Pass 1: verify everything, write nothing.
     let mut verifier =
-        LogVerifier::new(config.id.clone(), portal_node::keys::initial_grants(&history));
+        LogVerifier::new(config.id.clone(), portal_publisher::keys::initial_grants(&history));
     let mut leaves: Vec<Hash> = Vec::new();
     let local = store.size();
     let mut mirror_note;
@@ -313,8 +313,8 @@ fn checkpoint_for(
             return Ok(note);
         }
     }
-    let signer = portal_node::keys::checkpoint_signer(dir, signer, history, target)?;
-    let now = portal_node::node::now().unix();
+    let signer = portal_publisher::keys::checkpoint_signer(dir, signer, history, target)?;
+    let now = portal_publisher::node::now().unix();
     let cp = Checkpoint::with_time(origin.clone(), target, verifier.root(), now);
     sign_checkpoint(&cp, &origin, &signer).map_err(|e| anyhow!("signing the checkpoint: {e}"))
 }

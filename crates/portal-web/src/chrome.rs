@@ -1,30 +1,5 @@
-//! The web portal: server-rendered HTML pages for citizens, working without JavaScript.
-//!
-//! Every node serves its own pages at `/`; the central node (a node with members) serves the
-//! national view there. Pages are askama templates (`crates/portal-node/templates/`), checked
-//! at compile time and HTML-escaped by default; the only raw HTML they insert is content
-//! sanitised again here with the protocol's allowlist ([`portal_proto::html::sanitize_html`])
-//! and search snippets reduced to `<mark>` by ammonia.
-//!
-//! | path | page |
-//! |---|---|
-//! | `/` | home: urgent alerts first, then the latest items (all members on the central) |
-//! | `/ministries/{id}` | one member's items (central) |
-//! | `/categories/{slug}`, `/kinds/{kind}` | items of a category, of a kind |
-//! | `/items/{id}` (`?member=ID` on the central) | an item: content, provenance, history; `?version=N`, `?diff=A..B` |
-//! | `/search?q=…` | search with facets (`member`, `kind`, `category`, `language`, `from`) and pages |
-//! | `/federation`, `/incidents` | the federation health board and incidents (central) |
-//! | `/static/portal.<hash>.css` | the stylesheet, immutable |
-//!
-//! Language: Vietnamese by default; `?lang=en` (or `?lang=vi`) on any page switches and sets
-//! a `lang` cookie that later pages follow. Every page is sent with a strict
-//! `Content-Security-Policy` (no script at all, styles only from this origin), a strong ETag
-//! (`If-None-Match` → 304) and `Vary: Cookie`.
-
-mod data;
-mod diff;
-mod i18n;
-mod pages;
+//! What every page shares: the language choice, links, the page chrome (header, navigation,
+//! footer), the stylesheet, the CSP and sending a rendered page.
 
 use std::sync::LazyLock;
 
@@ -33,37 +8,30 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use portal_proto::ids::Digest;
 
-use crate::http::{self, AppState};
-use i18n::{Strings, Ui};
+use crate::data;
+use crate::i18n::{Strings, Ui};
+use portal_aggregator::National;
+
+/// A failure inside a page handler: logged, and answered with the one API error.
+pub(crate) fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    portal_http::ApiError::internal(e).into()
+}
 
 /// The policy every page is served with: nothing runs, styles come only from this origin,
 /// images from this origin or the web (content may show images by URL), forms submit here.
-pub(crate) const CSP: &str = "default-src 'none'; script-src 'none'; style-src 'self'; \
+pub const CSP: &str = "default-src 'none'; script-src 'none'; style-src 'self'; \
      img-src 'self' https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The stylesheet, compiled in.
-const CSS: &str = include_str!("../../static/portal.css");
+const CSS: &str = include_str!("../static/portal.css");
 
 /// The stylesheet's path, named by its content hash so it can be cached forever.
 static CSS_PATH: LazyLock<String> =
     LazyLock::new(|| format!("/static/portal.{}.css", &Digest::of(CSS.as_bytes()).as_str()[..16]));
 
-/// Register the pages.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(pages::home))
-        .route("/ministries/{id}", web::get().to(pages::ministry))
-        .route("/categories/{slug}", web::get().to(pages::category))
-        .route("/kinds/{kind}", web::get().to(pages::kind))
-        .route("/items/{id}", web::get().to(pages::item))
-        .route("/search", web::get().to(pages::search))
-        .route("/federation", web::get().to(pages::federation))
-        .route("/incidents", web::get().to(pages::incidents))
-        .route("/static/{name}", web::get().to(stylesheet));
-}
-
-async fn stylesheet(
+pub(crate) async fn stylesheet(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     name: web::Path<String>,
 ) -> HttpResponse {
     if format!("/static/{name}") != *CSS_PATH {
@@ -71,8 +39,8 @@ async fn stylesheet(
             .content_type("text/plain; charset=utf-8")
             .body("no such file; the stylesheet's name changes with its content");
     }
-    let r = http::render(CSS.as_bytes().to_vec(), None);
-    http::conditional(&req, &state, "text/css; charset=utf-8", &r, http::IMMUTABLE)
+    let r = portal_http::render(CSS.as_bytes().to_vec(), None);
+    state.conditional(&req, "text/css; charset=utf-8", &r, portal_http::IMMUTABLE)
 }
 
 /// The interface language of a request, and whether the request chose it (`?lang=`), in
@@ -163,13 +131,13 @@ pub(crate) struct Chrome {
 impl Chrome {
     pub(crate) fn new(
         req: &HttpRequest,
-        state: &AppState,
+        state: &National,
         lang: LangChoice,
         section: &str,
     ) -> Chrome {
         let ui = lang.ui;
         let t = ui.strings();
-        let central = state.agg.has_roster();
+        let central = state.agg().is_some();
         let pairs = query_pairs(req);
         let mut switch: Vec<(&str, &str)> = pairs
             .iter()
@@ -227,7 +195,7 @@ impl Chrome {
 /// cookie when the request chose one.
 pub(crate) fn send(
     req: &HttpRequest,
-    state: &AppState,
+    state: &National,
     lang: LangChoice,
     status: StatusCode,
     body: Result<String, askama::Error>,
@@ -235,11 +203,11 @@ pub(crate) fn send(
     state.node.metrics.request();
     let body = match body {
         Ok(b) => b,
-        Err(e) => return http::internal(format!("rendering a page: {e}")),
+        Err(e) => return internal(format!("rendering a page: {e}")),
     };
     let mut resp = if status == StatusCode::OK {
-        let r = http::render(body.into_bytes(), None);
-        http::conditional(req, state, "text/html; charset=utf-8", &r, "no-cache")
+        let r = portal_http::render(body.into_bytes(), None);
+        state.conditional(req, "text/html; charset=utf-8", &r, "no-cache")
     } else {
         let mut resp = HttpResponse::build(status);
         resp.insert_header((header::CACHE_CONTROL, "no-cache"));

@@ -1,7 +1,7 @@
 //! The node's WebSub hub (SPEC.md §10): subscriptions with verification of intent, and signed
 //! deliveries of new log entries with retries and dead letters.
 //!
-//! - `POST /websub` ([`crate::http::app`]) validates the form and answers `202`; a verifier
+//! - `POST /websub` ([`routes`]) validates the form and answers `202`; a verifier
 //!   task then `GET`s the callback with a fresh challenge, and only an exact echo stores (or
 //!   removes) the subscription.
 //! - After every durable commit the sequencer bumps [`Node::commits`]; the delivery worker
@@ -17,6 +17,8 @@
 //! The network is never touched by the sequencer thread, and every store write of the worker
 //! runs on the blocking pool.
 
+#![deny(missing_docs)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,8 +31,11 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::metrics::HubGauges;
-use crate::node::Node;
+use portal_publisher::Node;
+use portal_publisher::metrics::HubGauges;
+
+mod routes;
+pub use routes::routes;
 
 /// Shortest lease granted, in seconds.
 pub const LEASE_MIN: u64 = 300;
@@ -148,8 +153,8 @@ struct Intent {
     lease_seconds: u64,
 }
 
-/// The node's WebSub hub. Built with [`Hub::new`] (by [`crate::http::AppState::new`]), run by
-/// [`Hub::start`] (by [`crate::serve`]).
+/// The node's WebSub hub. Built with [`Hub::new`] (by the server crate), run by
+/// [`Hub::start`] once the server listens.
 pub struct Hub {
     node: Arc<Node>,
     intents: mpsc::Sender<Intent>,
@@ -251,7 +256,7 @@ fn clip(mut text: String, max: usize) -> String {
 /// signed `@target-uri` are the same string).
 ///
 /// Unless `allow_private`, a callback whose host is a non-public IP address is refused here;
-/// hostnames are checked when they are resolved, on every connection ([`crate::net::PublicOnly`]).
+/// hostnames are checked when they are resolved, on every connection ([`portal_client::net::PublicOnly`]).
 fn check_callback(raw: &str, allow_private: bool) -> Result<(), RequestError> {
     const P: &str = "hub.callback";
     if raw.len() > URL_MAX {
@@ -266,7 +271,7 @@ fn check_callback(raw: &str, allow_private: bool) -> Result<(), RequestError> {
     };
     // An IP literal (IPv6 in brackets); a domain name parses as neither.
     let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
-    if !allow_private && ip.is_some_and(|ip| !crate::net::is_public(ip)) {
+    if !allow_private && ip.is_some_and(|ip| !portal_client::net::is_public(ip)) {
         return Err(invalid(
             P,
             "points at a loopback, private or otherwise non-public address; refused \
@@ -391,7 +396,7 @@ impl Hub {
         }
         let mut client = reqwest::Client::builder();
         if !allow_private {
-            client = client.dns_resolver(Arc::new(crate::net::PublicOnly));
+            client = client.dns_resolver(Arc::new(portal_client::net::PublicOnly));
         }
         let client = client
             .no_proxy()
@@ -432,7 +437,7 @@ impl Hub {
 
     async fn verify(&self, client: &reqwest::Client, intent: Intent) {
         let Intent { mode, topic, callback, secret, lease_seconds } = intent;
-        let challenge = crate::random_hex(32);
+        let challenge = portal_publisher::random_hex(32);
         let mut query = vec![
             ("hub.mode", mode.as_str().to_owned()),
             ("hub.topic", topic.clone()),
@@ -627,7 +632,8 @@ impl Hub {
         let from = q.delivery.from_index;
         let limit = q.delivery.to_index.saturating_sub(from).clamp(1, PAGE_MAX);
         let node = Arc::clone(&self.node);
-        let page = blocking(store, move |_| crate::http::log_page(&node, from, limit)).await?;
+        let page =
+            blocking(store, move |_| portal_publisher::http::log_page(&node, from, limit)).await?;
         let body = serde_json::to_vec(&page).map_err(|e| HubError::Task(e.to_string()))?;
 
         let callback = q.delivery.callback.as_str();

@@ -28,25 +28,32 @@ pub struct HubGauges {
 }
 
 impl Metrics {
-    pub(crate) fn published(&self) {
+    /// Count one `published` event.
+    pub fn published(&self) {
         self.published.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn publish_refused(&self) {
+    /// Count one `publish_refused` event.
+    pub fn publish_refused(&self) {
         self.publish_refused.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn unauthorized(&self) {
+    /// Count one `unauthorized` event.
+    pub fn unauthorized(&self) {
         self.unauthorized.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn request(&self) {
+    /// Count one `request` event.
+    pub fn request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn not_modified(&self) {
+    /// Count one `not_modified` event.
+    pub fn not_modified(&self) {
         self.not_modified.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn websub_delivered(&self) {
+    /// Count one `websub_delivered` event.
+    pub fn websub_delivered(&self) {
         self.websub_delivered.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn websub_failed(&self) {
+    /// Count one `websub_failed` event.
+    pub fn websub_failed(&self) {
         self.websub_failed.fetch_add(1, Ordering::Relaxed);
     }
 

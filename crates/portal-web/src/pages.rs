@@ -8,12 +8,13 @@ use portal_proto::record::{UpdateType, WithdrawalState};
 use portal_proto::time::Timestamp;
 use portal_search::Facets;
 
-use super::data::{self, Card, Filter, History, Listing, Names};
-use super::diff::{self, FieldDiff};
-use super::i18n::Ui;
-use super::{Chrome, LangChoice, href, query_pairs, send};
-use crate::http::AppState;
-use crate::node::now;
+use crate::chrome::internal;
+use crate::chrome::{Chrome, LangChoice, href, query_pairs, send};
+use crate::data::{self, Card, Filter, History, Listing, Names};
+use crate::diff::{self, FieldDiff};
+use crate::i18n::Ui;
+use portal_aggregator::National;
+use portal_publisher::node::now;
 
 /// Items per listing page.
 const PER_PAGE: usize = 20;
@@ -92,7 +93,7 @@ pub(crate) struct Section {
 }
 
 async fn run_listing(
-    state: &web::Data<AppState>,
+    state: &web::Data<National>,
     filter: Filter,
     ui: Ui,
 ) -> Result<(Listing, Names), HttpResponse> {
@@ -104,8 +105,8 @@ async fn run_listing(
     .await;
     match result {
         Ok(Ok(x)) => Ok(x),
-        Ok(Err(e)) => Err(crate::http::internal(e)),
-        Err(e) => Err(crate::http::internal(e)),
+        Ok(Err(e)) => Err(internal(e)),
+        Err(e) => Err(internal(e)),
     }
 }
 
@@ -122,7 +123,7 @@ struct HomePage {
     total: usize,
 }
 
-pub(crate) async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn home(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
     let lang = LangChoice::of(&req);
     let ui = lang.ui;
     let t = ui.strings();
@@ -151,7 +152,7 @@ pub(crate) async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         cards: latest.cards.into_iter().filter(|c| c.kind != "alert").collect(),
         alert: false,
     });
-    let members = if state.agg.has_roster() {
+    let members = if state.agg().is_some() {
         let mut m: Vec<(String, String, u64)> = names
             .all()
             .map(|(id, name)| {
@@ -169,7 +170,9 @@ pub(crate) async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         .category
         .iter()
         .take(20)
-        .map(|(c, n)| (format!("/categories/{}", super::encode(c)), data::category_label(c), *n))
+        .map(|(c, n)| {
+            (format!("/categories/{}", crate::chrome::encode(c)), data::category_label(c), *n)
+        })
         .collect();
     let page = HomePage {
         page: Chrome::new(&req, &state, lang, "home"),
@@ -198,7 +201,7 @@ struct ListingPage {
 
 async fn listing_page(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     filter: Filter,
     section: String,
     heading: impl FnOnce(&Names) -> (String, String),
@@ -249,12 +252,12 @@ async fn listing_page(
 
 pub(crate) async fn ministry(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     id: web::Path<String>,
 ) -> HttpResponse {
     let lang = LangChoice::of(&req);
     let known = NodeId::new(id.as_str()).is_ok()
-        && state.agg.has_roster()
+        && state.agg().is_some()
         && state
             .node
             .store
@@ -274,7 +277,7 @@ pub(crate) async fn ministry(
 
 pub(crate) async fn category(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     slug: web::Path<String>,
 ) -> HttpResponse {
     let slug = slug.into_inner();
@@ -288,7 +291,7 @@ pub(crate) async fn category(
 
 pub(crate) async fn kind(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     kind: web::Path<String>,
 ) -> HttpResponse {
     let lang = LangChoice::of(&req);
@@ -319,7 +322,7 @@ struct SearchPage {
     pager: Pager,
 }
 
-pub(crate) async fn search(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn search(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
     let lang = LangChoice::of(&req);
     let ui = lang.ui;
     let t = ui.strings();
@@ -389,7 +392,7 @@ pub(crate) async fn search(req: HttpRequest, state: web::Data<AppState>) -> Http
     };
     let Facets { member, kind, category, language } = &listing.facets;
     let mut facets = Vec::new();
-    if state.agg.has_roster() {
+    if state.agg().is_some() {
         facets.push(group(t.facet_member, "member", member, &|v| names.name(v)));
     }
     facets.push(group(t.facet_kind, "kind", kind, &|v| data::kind_label(t, v).to_owned()));
@@ -537,7 +540,7 @@ fn human_size(n: u64) -> String {
 
 pub(crate) async fn item(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     id: web::Path<String>,
 ) -> HttpResponse {
     let lang = LangChoice::of(&req);
@@ -561,8 +564,8 @@ pub(crate) async fn item(
     let (h, receipt, checkpoint) = match found {
         Ok(Ok(Some(x))) => x,
         Ok(Ok(None)) => return not_found(&req, &state, lang),
-        Ok(Err(e)) => return crate::http::internal(e),
-        Err(e) => return crate::http::internal(e),
+        Ok(Err(e)) => return internal(e),
+        Err(e) => return internal(e),
     };
     let names = Names::of(&state, lang.ui);
     render_item(&req, &state, lang, &pairs, h, receipt, checkpoint.as_deref(), &names)
@@ -571,7 +574,7 @@ pub(crate) async fn item(
 #[allow(clippy::too_many_arguments)]
 fn render_item(
     req: &HttpRequest,
-    state: &AppState,
+    state: &National,
     lang: LangChoice,
     pairs: &[(String, String)],
     h: History,
@@ -719,7 +722,7 @@ fn render_item(
             .item
             .categories
             .iter()
-            .map(|c| (data::category_label(c), format!("/categories/{}", super::encode(c))))
+            .map(|c| (data::category_label(c), format!("/categories/{}", crate::chrome::encode(c))))
             .collect(),
         published: data::when(shown.item.published, ui),
         published_dt: shown.item.published.to_string(),
@@ -789,21 +792,22 @@ fn ago(seconds: u64, ui: Ui) -> String {
     }
 }
 
-pub(crate) async fn federation(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn federation(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
     let lang = LangChoice::of(&req);
-    if !state.agg.has_roster() {
+    if state.agg().is_none() {
         return not_found(&req, &state, lang);
     }
     let ui = lang.ui;
     let names = Names::of(&state, ui);
     let incidents = match state.node.store.incidents(None, 1000, |_| true) {
         Ok(i) => i,
-        Err(e) => return crate::http::internal(e),
+        Err(e) => return internal(e),
     };
     let now_s = now().unix();
     let rows = state
-        .agg
-        .health()
+        .agg()
+        .map(|a| a.health())
+        .unwrap_or_default()
         .into_iter()
         .map(|(view, health, cosigned)| {
             let id = view.id.to_string();
@@ -872,9 +876,9 @@ struct IncidentsPage {
 
 const INCIDENTS_PER_PAGE: usize = 50;
 
-pub(crate) async fn incidents(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn incidents(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
     let lang = LangChoice::of(&req);
-    if !state.agg.has_roster() {
+    if state.agg().is_none() {
         return not_found(&req, &state, lang);
     }
     let ui = lang.ui;
@@ -887,7 +891,7 @@ pub(crate) async fn incidents(req: HttpRequest, state: web::Data<AppState>) -> H
         .incidents(before, INCIDENTS_PER_PAGE, |i| member.is_empty() || i.member == member);
     let list = match list {
         Ok(l) => l,
-        Err(e) => return crate::http::internal(e),
+        Err(e) => return internal(e),
     };
     let names = Names::of(&state, ui);
     let older = (list.len() == INCIDENTS_PER_PAGE)
@@ -934,7 +938,7 @@ struct NotFoundPage {
     page: Chrome,
 }
 
-pub(crate) fn not_found(req: &HttpRequest, state: &AppState, lang: LangChoice) -> HttpResponse {
+pub(crate) fn not_found(req: &HttpRequest, state: &National, lang: LangChoice) -> HttpResponse {
     let page = NotFoundPage { page: Chrome::new(req, state, lang, "") };
     send(req, state, lang, StatusCode::NOT_FOUND, page.render())
 }

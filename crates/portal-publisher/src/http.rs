@@ -1,18 +1,18 @@
-//! The node's HTTP interface (SPEC.md §8), built by [`app`] so tests can drive it in-process
-//! and the binary can serve it.
+//! The publisher's HTTP interface (SPEC.md §8): the descriptor, the log API, checkpoints and
+//! proofs, items, feeds and their archives, attachments, and the editor API. Registered by
+//! [`routes`]; the other rooms read the node through [`Publisher`].
 
 // Helpers return a ready `HttpResponse` as their error so handlers can `?`-style return it;
 // it is built once per failing request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
-use std::collections::VecDeque;
-use std::io::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse, Responder};
+use portal_http::{ApiError, IMMUTABLE, RenderCache, Rendered, SHORT, Tokens, render};
 use portal_proto::crypto::encode_base64;
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::feed::{self, ArchiveLinks, FeedMeta};
@@ -22,11 +22,8 @@ use portal_proto::record::{Descriptor, Record, RecordType};
 use portal_proto::time::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
-use crate::aggregate::Aggregator;
 use crate::draft::{Draft, WithdrawRequest};
-use crate::hub::{Hub, RequestError, SubscribeForm};
 use crate::node::{Node, PublishError, now};
 
 /// Entries per feed page and per archive (archives cover log ranges of this many indices).
@@ -35,167 +32,110 @@ pub const PAGE: u64 = 100;
 const LOG_DEFAULT: u64 = 100;
 const LOG_MAX: u64 = 1000;
 
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    pub(crate) node: Arc<Node>,
-    /// SHA-256 digests of the tokens that may use the editor API.
-    tokens: Vec<[u8; 32]>,
-    /// Rendered latest feeds, by (format, log size).
-    cache: Mutex<Vec<(&'static str, u64, Arc<Rendered>)>>,
-    /// Rendered archive pages, by (format, archive number): immutable, so never invalidated,
-    /// only evicted oldest-first past [`ARCHIVE_CACHE`] pages.
-    archives: Mutex<VecDeque<(ArchiveKey, Arc<Rendered>)>>,
-    /// Rendered log API pages, by their query and the log's state (see [`LogPageKey`]):
-    /// readers walking the same log (mirrors, verifiers, a restore) are served the same bytes
-    /// and gzip without the node encoding and compressing each page again.
-    log_pages: Mutex<VecDeque<(LogPageKey, Arc<Rendered>)>>,
-    /// The WebSub hub (`POST /websub`).
-    hub: Arc<Hub>,
-    /// Members, for a node that has some (its routes answer 404 until it does).
-    pub(crate) agg: Arc<Aggregator>,
-}
-
 /// Archive pages kept rendered (about 2 × 400 KB each for 100 entries of 1–2 KB: identity and
 /// gzip), so that a crawler walking the archives does not make the node re-render each page.
 const ARCHIVE_CACHE: usize = 64;
 
-/// An archive page: (format, archive number).
-type ArchiveKey = (&'static str, u64);
-
 /// Log API pages kept rendered (up to about 2 MB + 0.6 MB gzip each at the largest limit).
 const LOG_PAGE_CACHE: usize = 16;
+
+/// Latest feed pages kept rendered: one per format (own and national, Atom and JSON), with
+/// room for filtered variants.
+const LATEST_CACHE: usize = 8;
 
 /// A log API page: `after` and `limit` as asked, and the log size and checkpoint note it
 /// embeds. A page is current while both are: a new entry or a re-signed checkpoint (a
 /// heartbeat) makes a new key, and the stale page ages out.
 type LogPageKey = (u64, u64, u64, String);
 
-/// Bodies below this size are not worth compressing.
-const GZIP_MIN: usize = 1024;
+/// The endpoints a descriptor declares beyond the publisher's own (the aggregator's, when the
+/// node has members), asked each time a descriptor is signed.
+pub type ExtraEndpoints = Box<dyn Fn() -> &'static [(&'static str, &'static str)] + Send + Sync>;
 
-/// One resource, rendered once and served as many times as asked: the identity bytes, and the
-/// gzip bytes made on the first request that accepts them. Each representation has its own
-/// strong ETag (RFC 9110 §8.8.3: a strong validator changes with the representation's bytes).
-#[derive(Debug)]
-pub(crate) struct Rendered {
-    body: Bytes,
-    etag: String,
-    last_modified: Option<String>,
-    gzip: OnceLock<Option<(Bytes, String)>>,
+/// The publisher's room: the node, the editors' tokens, and its rendered feeds and log pages.
+/// Every other room reads the node through it.
+pub struct Publisher {
+    /// The node: sequencer, store, keys, config.
+    pub node: Arc<Node>,
+    /// The tokens that may use the editor and operator APIs.
+    tokens: Tokens,
+    /// Rendered latest feeds, by (format, log size): one per format is kept.
+    latest: RenderCache<(&'static str, u64)>,
+    /// Rendered archive pages, by (format, archive number): immutable, so never invalidated,
+    /// only evicted oldest-first past [`ARCHIVE_CACHE`] pages.
+    archives: RenderCache<(&'static str, u64)>,
+    /// Rendered log API pages, by their query and the log's state (see [`LogPageKey`]):
+    /// readers walking the same log (mirrors, verifiers, a restore) are served the same bytes
+    /// and gzip without the node encoding and compressing each page again.
+    log_pages: RenderCache<LogPageKey>,
+    /// The other rooms' endpoints for the descriptor.
+    extra_endpoints: ExtraEndpoints,
 }
 
-impl Rendered {
-    /// The gzip representation and its ETag, compressed on first use; `None` when the body is
-    /// too small to gain from it (or compression failed, which serves identity instead).
-    fn gzip(&self) -> Option<&(Bytes, String)> {
-        self.gzip
-            .get_or_init(|| {
-                if self.body.len() < GZIP_MIN {
-                    return None;
-                }
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(self.body.len() / 4),
-                    flate2::Compression::default(),
-                );
-                enc.write_all(&self.body).ok()?;
-                let gz = enc.finish().ok()?;
-                let etag = format!("{}-gzip\"", self.etag.trim_end_matches('"'));
-                Some((Bytes::from(gz), etag))
-            })
-            .as_ref()
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher").field("node", &self.node.config.id).finish_non_exhaustive()
     }
 }
 
-/// Whether the request's `Accept-Encoding` accepts gzip (RFC 9110 §12.5.3): a `gzip` (or
-/// `x-gzip`, or `*`) coding whose q-value is not 0.
-fn accepts_gzip(req: &HttpRequest) -> bool {
-    let Some(value) = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    value.split(',').any(|coding| {
-        let mut parts = coding.split(';');
-        let name = parts.next().unwrap_or_default().trim();
-        let named = ["gzip", "x-gzip", "*"].iter().any(|n| name.eq_ignore_ascii_case(n));
-        let q_zero = parts.any(|p| {
-            let p = p.trim();
-            p.len() > 2
-                && p[..2].eq_ignore_ascii_case("q=")
-                && p[2..].trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
-        });
-        named && !q_zero
-    })
-}
-
-/// Whether `If-None-Match` lists `etag` (weak comparison, RFC 9110 §13.1.2).
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    if_none_match.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
-}
-
-impl AppState {
-    /// State for `node`, accepting the editors' admin token and, if given, the local CLI token.
-    pub fn new(node: Arc<Node>, agg: Arc<Aggregator>, extra_tokens: &[String]) -> AppState {
-        let mut tokens = vec![node.config.admin_token_sha256.to_bytes()];
-        tokens.extend(extra_tokens.iter().map(|t| Digest::of(t.as_bytes()).to_bytes()));
-        let hub = Hub::new(Arc::clone(&node));
-        AppState {
+impl Publisher {
+    /// The room for `node`, accepting the editors' admin token and `extra_tokens` (the local
+    /// CLI token); `extra_endpoints` names the other rooms' endpoints in the descriptor.
+    pub fn new(
+        node: Arc<Node>,
+        extra_tokens: &[String],
+        extra_endpoints: ExtraEndpoints,
+    ) -> Publisher {
+        let mut tokens = Tokens::from_digests([node.config.admin_token_sha256.clone()]);
+        for t in extra_tokens {
+            tokens.accept(t);
+        }
+        Publisher {
             node,
             tokens,
-            cache: Mutex::new(Vec::new()),
-            archives: Mutex::new(VecDeque::new()),
-            log_pages: Mutex::new(VecDeque::new()),
-            hub,
-            agg,
+            latest: RenderCache::new(LATEST_CACHE),
+            archives: RenderCache::new(ARCHIVE_CACHE),
+            log_pages: RenderCache::new(LOG_PAGE_CACHE),
+            extra_endpoints,
         }
     }
 
-    /// The node's WebSub hub (started by [`crate::serve`] with [`Hub::start`]).
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
-    }
-
-    /// The rendered latest feed `format` if it is current for log size `size`.
-    pub(crate) fn cached(&self, format: &'static str, size: u64) -> Option<Arc<Rendered>> {
-        let c = self.cache.lock().ok()?;
-        c.iter().find(|(f, s, _)| *f == format && *s == size).map(|(_, _, r)| Arc::clone(r))
-    }
-
-    /// Keep `r` as the latest feed `format` for log size `size`.
-    pub(crate) fn cache(&self, format: &'static str, size: u64, r: Arc<Rendered>) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.retain(|(f, _, _)| *f != format);
-            c.push((format, size, r));
+    /// Whether `req` carries an accepted bearer token; counts a refusal in the metrics.
+    pub fn authorize(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        if self.tokens.authorized(req) {
+            Ok(())
+        } else {
+            self.node.metrics.unauthorized();
+            Err(ApiError::unauthorized())
         }
     }
 
-    /// A rendered archive page.
-    pub(crate) fn cached_archive(&self, format: &'static str, n: u64) -> Option<Arc<Rendered>> {
-        let c = self.archives.lock().ok()?;
-        c.iter().find(|(key, _)| *key == (format, n)).map(|(_, r)| Arc::clone(r))
+    /// [`portal_http::conditional`], counting `304`s in the node's metrics.
+    pub fn conditional(
+        &self,
+        req: &HttpRequest,
+        content_type: &'static str,
+        rendered: &Rendered,
+        cache_control: &'static str,
+    ) -> HttpResponse {
+        let resp = portal_http::conditional(req, content_type, rendered, cache_control);
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            self.node.metrics.not_modified();
+        }
+        resp
     }
 
-    /// Keep a rendered archive page (immutable; the oldest kept is evicted past the bound).
-    pub(crate) fn cache_archive(&self, format: &'static str, n: u64, r: Arc<Rendered>) {
-        if let Ok(mut c) = self.archives.lock()
-            && !c.iter().any(|(key, _)| *key == (format, n))
-        {
-            if c.len() >= ARCHIVE_CACHE {
-                c.pop_front();
-            }
-            c.push_back(((format, n), r));
-        }
+    /// The node's descriptor record, as signed now.
+    pub fn descriptor(&self) -> Descriptor {
+        descriptor_record(&self.node, (self.extra_endpoints)())
     }
 }
 
-/// Register every route on an actix `App`.
-pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
-    let max_draft = state.node.config.max_draft_bytes;
-    let max_attachment = state.node.config.max_attachment_bytes;
-    cfg.app_data(state)
-        .route("/.well-known/portal-node", web::get().to(descriptor))
+/// Register the publisher's routes (SPEC.md §8: descriptor, log, checkpoint, proofs, items,
+/// feeds, attachments, and the editor API) on an actix `App`; `state` must be in its app data.
+pub fn routes(cfg: &mut web::ServiceConfig, max_draft: usize, max_attachment: usize) {
+    cfg.route("/.well-known/portal-node", web::get().to(descriptor))
         .route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(metrics))
         .route("/api/v1/log", web::get().to(log))
         .route("/api/v1/checkpoint", web::get().to(checkpoint))
         .route("/api/v1/proof/inclusion", web::get().to(inclusion))
@@ -207,17 +147,6 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .route("/feeds/atom/archive/{n}", web::get().to(atom_archive))
         .route("/feeds/json/archive/{n}", web::get().to(json_archive))
         .route("/attachments/{sha256}", web::get().to(attachment))
-        .route("/api/v1/admin/deliveries", web::get().to(admin_deliveries))
-        .configure(crate::national::routes)
-        .configure(crate::web::routes)
-        .service(
-            web::resource("/websub")
-                .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
-                    let resp = error(StatusCode::BAD_REQUEST, "invalid-request", e.to_string());
-                    actix_web::error::InternalError::from_response(e, resp).into()
-                }))
-                .route(web::post().to(websub)),
-        )
         .service(
             web::resource("/api/v1/items")
                 .app_data(web::PayloadConfig::new(max_draft))
@@ -238,125 +167,30 @@ pub fn app(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
 // ---------------------------------------------------------------------------------------------
 // Errors and helpers
 
-/// A JSON error with a stable code (SPEC.md §8).
-pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status).json(json!({"error": {"code": code, "message": message.into()}}))
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
+    ApiError::new(status, code, message).into()
 }
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!("internal error: {e}");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the node's log")
-}
-
-/// Serve `rendered` with a strong ETag, gzip-compressed when the client accepts it, honouring
-/// `If-None-Match` (and `If-Modified-Since` when there is no `If-None-Match`).
-pub(crate) fn conditional(
-    req: &HttpRequest,
-    state: &AppState,
-    content_type: &'static str,
-    rendered: &Rendered,
-    cache_control: &'static str,
-) -> HttpResponse {
-    let (body, etag, gzip) = match rendered.gzip().filter(|_| accepts_gzip(req)) {
-        Some((gz, etag)) => (gz, etag, true),
-        None => (&rendered.body, &rendered.etag, false),
-    };
-    let inm = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-    let ims = req.headers().get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok());
-    let fresh = match inm {
-        Some(tags) => etag_matches(tags, etag),
-        None => ims.is_some() && ims == rendered.last_modified.as_deref(),
-    };
-    let mut resp = if fresh {
-        state.node.metrics.not_modified();
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    resp.insert_header((header::ETAG, etag.as_str()))
-        .insert_header((header::CACHE_CONTROL, cache_control));
-    if rendered.gzip().is_some() {
-        resp.insert_header((header::VARY, "accept-encoding"));
-    }
-    if let Some(lm) = &rendered.last_modified {
-        resp.insert_header((header::LAST_MODIFIED, lm.as_str()));
-    }
-    if fresh {
-        return resp.finish();
-    }
-    if gzip {
-        resp.insert_header((header::CONTENT_ENCODING, "gzip"));
-    }
-    resp.content_type(content_type).body(body.clone())
-}
-
-pub(crate) fn render(body: Vec<u8>, last_modified: Option<Timestamp>) -> Rendered {
-    let etag = format!("\"{}\"", &Digest::of(&body).as_str()[..32]);
-    Rendered {
-        body: Bytes::from(body),
-        etag,
-        last_modified: last_modified.map(http_date),
-        gzip: OnceLock::new(),
-    }
-}
-
-/// RFC 9110 IMF-fixdate.
-fn http_date(t: Timestamp) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let s = t.to_string(); // YYYY-MM-DDTHH:MM:SSZ
-    let month: usize = s[5..7].parse().unwrap_or(1);
-    format!(
-        "{}, {} {} {} {} GMT",
-        DAYS[((t.unix() / 86_400) % 7) as usize],
-        &s[8..10],
-        MONTHS[month.saturating_sub(1).min(11)],
-        &s[0..4],
-        &s[11..19]
-    )
-}
-
-pub(crate) const SHORT: &str = "public, max-age=5";
-pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-
-pub(crate) fn authorized(req: &HttpRequest, state: &AppState) -> bool {
-    let Some(token) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let presented = Digest::of(token.trim().as_bytes()).to_bytes();
-    // Compare against every accepted token in constant time; never log the token.
-    let mut ok = subtle::Choice::from(0u8);
-    for t in &state.tokens {
-        ok |= presented.ct_eq(t);
-    }
-    bool::from(ok)
-}
-
-pub(crate) fn unauthorized(state: &AppState) -> HttpResponse {
-    state.node.metrics.unauthorized();
-    let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token");
-    resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    resp
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    ApiError::internal(e).into()
 }
 
 fn publish_error(e: PublishError) -> HttpResponse {
     match e {
-        PublishError::Invalid(fields) => HttpResponse::BadRequest().json(json!({"error": {
-            "code": "invalid-draft",
-            "message": "the draft has invalid fields",
-            "fields": fields.iter().map(|f| json!({"field": f.field, "reason": f.reason})).collect::<Vec<_>>(),
-        }})),
-        PublishError::NotFound(id) => error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
-        PublishError::Withdrawn(id) => {
-            error(StatusCode::CONFLICT, "withdrawn", format!("item {id} was withdrawn; it cannot change any more"))
+        PublishError::Invalid(fields) => {
+            ApiError::invalid_fields("invalid-draft", "the draft has invalid fields", fields).into()
         }
-        PublishError::Refused(reason) => error(StatusCode::SERVICE_UNAVAILABLE, "signing-refused", reason),
+        PublishError::NotFound(id) => {
+            error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}"))
+        }
+        PublishError::Withdrawn(id) => error(
+            StatusCode::CONFLICT,
+            "withdrawn",
+            format!("item {id} was withdrawn; it cannot change any more"),
+        ),
+        PublishError::Refused(reason) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "signing-refused", reason)
+        }
         other => internal(other),
     }
 }
@@ -368,27 +202,15 @@ fn parse_item_id(raw: &str) -> Result<ItemId, HttpResponse> {
 // ---------------------------------------------------------------------------------------------
 // Read side
 
-async fn healthz(state: web::Data<AppState>) -> impl Responder {
+async fn healthz(state: web::Data<Publisher>) -> impl Responder {
     let refusal = state.node.refusal();
     let body = json!({"status": if refusal.is_some() { "degraded" } else { "ok" },
                       "log_size": state.node.store.size(), "signing_refused": refusal});
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut body =
-        state.node.metrics.render(state.node.store.size(), state.node.refusal().is_some());
-    match state.hub.gauges() {
-        Ok(gauges) => body.push_str(&state.node.metrics.render_websub(&gauges)),
-        Err(e) => return internal(e),
-    }
-    if state.agg.has_roster() {
-        body.push_str(&state.agg.render_metrics());
-    }
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
-}
-
-pub(crate) fn descriptor_record(node: &Node, agg: &Aggregator) -> Descriptor {
+/// The descriptor record of `node` declaring its own endpoints and `extra` (SPEC.md §5).
+pub fn descriptor_record(node: &Node, extra: &[(&'static str, &'static str)]) -> Descriptor {
     let base = &node.config.url;
     let endpoints = [
         ("atom", "/feeds/atom"),
@@ -401,7 +223,7 @@ pub(crate) fn descriptor_record(node: &Node, agg: &Aggregator) -> Descriptor {
         ("websub-hub", "/websub"),
     ]
     .into_iter()
-    .chain(agg.has_roster().then_some(crate::national::ENDPOINTS).into_iter().flatten())
+    .chain(extra.iter().copied())
     .map(|(k, v)| (k.to_owned(), format!("{base}{v}")))
     .collect();
     Descriptor {
@@ -418,12 +240,12 @@ pub(crate) fn descriptor_record(node: &Node, agg: &Aggregator) -> Descriptor {
     }
 }
 
-async fn descriptor(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn descriptor(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
     state.node.metrics.request();
-    match envelope::sign(&descriptor_record(&state.node, &state.agg), state.node.signer()) {
+    match envelope::sign(&state.descriptor(), state.node.signer()) {
         Ok(signed) => {
             let r = render(signed.to_json().into_bytes(), None);
-            conditional(&req, &state, "application/json", &r, "public, max-age=60")
+            state.conditional(&req, "application/json", &r, "public, max-age=60")
         }
         Err(e) => internal(e),
     }
@@ -437,7 +259,7 @@ struct LogQuery {
 
 async fn log(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Publisher>,
     q: web::Query<LogQuery>,
 ) -> HttpResponse {
     state.node.metrics.request();
@@ -447,12 +269,7 @@ async fn log(
         Ok(note) => (after, limit, store.size(), note.unwrap_or_default()),
         Err(e) => return internal(e),
     };
-    let cached = state
-        .log_pages
-        .lock()
-        .ok()
-        .and_then(|c| c.iter().find(|(key, _)| *key == current).map(|(_, r)| Arc::clone(r)));
-    let r = match cached {
+    let r = match state.log_pages.get(&current) {
         Some(r) => r,
         None => {
             let body = match log_page(&state.node, after, limit) {
@@ -467,22 +284,17 @@ async fn log(
                 body["checkpoint"].as_str().unwrap_or_default().to_owned(),
             );
             let r = Arc::new(render(serde_json::to_vec(&body).unwrap_or_default(), None));
-            if let Ok(mut c) = state.log_pages.lock() {
-                if c.len() >= LOG_PAGE_CACHE {
-                    c.pop_front();
-                }
-                c.push_back((key, Arc::clone(&r)));
-            }
+            state.log_pages.put(key, Arc::clone(&r), |_| false);
             r
         }
     };
     // Entries never change, but the embedded checkpoint does: a short max-age for every page.
-    conditional(&req, &state, "application/json", &r, SHORT)
+    state.conditional(&req, "application/json", &r, SHORT)
 }
 
 /// A log page (SPEC.md §8, `log`): entries from `after` (clamped to the size), at most `limit`
 /// (clamped to 1–1000), with the latest checkpoint. Also the body of WebSub deliveries.
-pub(crate) fn log_page(
+pub fn log_page(
     node: &Node,
     after: u64,
     limit: u64,
@@ -508,12 +320,12 @@ pub(crate) fn log_page(
     Ok(body)
 }
 
-async fn checkpoint(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn checkpoint(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
     state.node.metrics.request();
     match state.node.store.checkpoint() {
         Ok(Some(note)) => {
             let r = render(note.into_bytes(), None);
-            conditional(&req, &state, "text/plain; charset=utf-8", &r, SHORT)
+            state.conditional(&req, "text/plain; charset=utf-8", &r, SHORT)
         }
         Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "no-checkpoint", "no checkpoint yet"),
         Err(e) => internal(e),
@@ -540,7 +352,7 @@ struct InclusionQuery {
     size: Option<u64>,
 }
 
-async fn inclusion(state: web::Data<AppState>, q: web::Query<InclusionQuery>) -> HttpResponse {
+async fn inclusion(state: web::Data<Publisher>, q: web::Query<InclusionQuery>) -> HttpResponse {
     state.node.metrics.request();
     let store = &state.node.store;
     let size = q.size.unwrap_or_else(|| store.size());
@@ -563,7 +375,7 @@ struct ConsistencyQuery {
     to: Option<u64>,
 }
 
-async fn consistency(state: web::Data<AppState>, q: web::Query<ConsistencyQuery>) -> HttpResponse {
+async fn consistency(state: web::Data<Publisher>, q: web::Query<ConsistencyQuery>) -> HttpResponse {
     state.node.metrics.request();
     let store = &state.node.store;
     let to = q.to.unwrap_or_else(|| store.size());
@@ -609,7 +421,7 @@ fn item_history(node: &Node, id: &ItemId) -> Result<Option<History>, HttpRespons
 
 async fn item_json(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Publisher>,
     path: web::Path<String>,
 ) -> HttpResponse {
     state.node.metrics.request();
@@ -624,14 +436,14 @@ async fn item_json(
                 body["withdrawal"] = json!(w);
             }
             let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
-            conditional(&req, &state, "application/json", &r, SHORT)
+            state.conditional(&req, "application/json", &r, SHORT)
         }
         Ok(None) => error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
         Err(resp) => resp,
     }
 }
 
-async fn attachment(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+async fn attachment(state: web::Data<Publisher>, path: web::Path<String>) -> HttpResponse {
     state.node.metrics.request();
     let Ok(digest) = Digest::new(path.as_str()) else {
         return error(
@@ -708,11 +520,8 @@ fn feed_meta(node: &Node, format: &str, archive: Option<u64>, updated: Timestamp
     }
 }
 
-pub(crate) fn encode(
-    format: &str,
-    meta: &FeedMeta,
-    entries: &[SignedRecord],
-) -> Result<Vec<u8>, String> {
+/// Encode feed `format` (`atom`, `json`, or a national one) of `entries` with `meta`.
+pub fn encode(format: &str, meta: &FeedMeta, entries: &[SignedRecord]) -> Result<Vec<u8>, String> {
     let text = if format.ends_with("atom") {
         feed::encode_atom(meta, entries)
     } else {
@@ -722,7 +531,7 @@ pub(crate) fn encode(
 }
 
 /// The media type of a feed format (`atom`, `json`, and the national ones).
-pub(crate) fn content_type(format: &str) -> &'static str {
+pub fn content_type(format: &str) -> &'static str {
     if format.ends_with("atom") { ATOM } else { JSON_FEED }
 }
 
@@ -731,16 +540,16 @@ const JSON_FEED: &str = "application/feed+json; charset=utf-8";
 
 /// Serve the latest page of feed `format`: rendered by `build(log size)` into entries and
 /// metadata, and, when `cache` says so, kept until the log grows.
-pub(crate) fn serve_latest(
+pub fn serve_latest(
     req: &HttpRequest,
-    state: &AppState,
+    state: &Publisher,
     format: &'static str,
     cache: bool,
     build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), HttpResponse>,
 ) -> HttpResponse {
     state.node.metrics.request();
     let size = state.node.store.size();
-    let rendered = match state.cached(format, size).filter(|_| cache) {
+    let rendered = match state.latest.get(&(format, size)).filter(|_| cache) {
         Some(r) => r,
         None => {
             let (entries, meta) = match build(size) {
@@ -752,19 +561,19 @@ pub(crate) fn serve_latest(
                 Err(e) => return internal(e),
             };
             if cache {
-                state.cache(format, size, Arc::clone(&r));
+                state.latest.put((format, size), Arc::clone(&r), |(f, _)| *f == format);
             }
             r
         }
     };
-    conditional(req, state, content_type(format), &rendered, SHORT)
+    state.conditional(req, content_type(format), &rendered, SHORT)
 }
 
 /// Serve archive `n` of feed `format` (log indices `[100·n, 100·n + 100)`): 404 until it is
 /// complete, then rendered once by `build(end)` and kept (archives never change).
-pub(crate) fn serve_archive(
+pub fn serve_archive(
     req: &HttpRequest,
-    state: &AppState,
+    state: &Publisher,
     format: &'static str,
     n: u64,
     build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), HttpResponse>,
@@ -780,7 +589,7 @@ pub(crate) fn serve_archive(
             format!("archive {n} is not complete yet; see the latest page"),
         );
     }
-    let rendered = match state.cached_archive(format, n) {
+    let rendered = match state.archives.get(&(format, n)) {
         Some(r) => r,
         None => {
             let (entries, meta) = match build(end) {
@@ -791,16 +600,16 @@ pub(crate) fn serve_archive(
                 Ok(body) => Arc::new(render(body, Some(meta.updated))),
                 Err(e) => return internal(e),
             };
-            state.cache_archive(format, n, Arc::clone(&r));
+            state.archives.put((format, n), Arc::clone(&r), |_| false);
             r
         }
     };
-    conditional(req, state, content_type(format), &rendered, IMMUTABLE)
+    state.conditional(req, content_type(format), &rendered, IMMUTABLE)
 }
 
 async fn latest(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Publisher>,
     format: &'static str,
 ) -> HttpResponse {
     serve_latest(&req, &state, format, true, |size| {
@@ -813,17 +622,17 @@ async fn latest(
     })
 }
 
-async fn atom_latest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn atom_latest(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
     latest(req, state, "atom").await
 }
 
-async fn json_latest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn json_latest(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
     latest(req, state, "json").await
 }
 
 async fn archive(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Publisher>,
     n: u64,
     format: &'static str,
 ) -> HttpResponse {
@@ -837,7 +646,7 @@ async fn archive(
 
 async fn atom_archive(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Publisher>,
     n: web::Path<u64>,
 ) -> HttpResponse {
     archive(req, state, *n, "atom").await
@@ -845,7 +654,7 @@ async fn atom_archive(
 
 async fn json_archive(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Publisher>,
     n: web::Path<u64>,
 ) -> HttpResponse {
     archive(req, state, *n, "json").await
@@ -854,9 +663,9 @@ async fn json_archive(
 // ---------------------------------------------------------------------------------------------
 // Editor API
 
-async fn publish(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
-    if !authorized(&req, &state) {
-        return unauthorized(&state);
+async fn publish(req: HttpRequest, state: web::Data<Publisher>, body: Bytes) -> HttpResponse {
+    if let Err(e) = state.authorize(&req) {
+        return e.into();
     }
     let draft = match Draft::from_json(&body) {
         Ok(d) => d,
@@ -878,12 +687,12 @@ async fn publish(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> H
 
 async fn withdraw(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<Publisher>,
     path: web::Path<String>,
     body: Bytes,
 ) -> HttpResponse {
-    if !authorized(&req, &state) {
-        return unauthorized(&state);
+    if let Err(e) = state.authorize(&req) {
+        return e.into();
     }
     let id = match parse_item_id(&path) {
         Ok(id) => id,
@@ -906,9 +715,9 @@ async fn withdraw(
     }
 }
 
-async fn upload(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
-    if !authorized(&req, &state) {
-        return unauthorized(&state);
+async fn upload(req: HttpRequest, state: web::Data<Publisher>, body: Bytes) -> HttpResponse {
+    if let Err(e) = state.authorize(&req) {
+        return e.into();
     }
     if body.is_empty() {
         return error(StatusCode::BAD_REQUEST, "empty", "the attachment is empty");
@@ -923,43 +732,6 @@ async fn upload(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> Ht
             ))
             .json(json!({"sha256": digest, "size": len})),
         Ok(Err(e)) => internal(e),
-        Err(e) => internal(e),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// WebSub hub (SPEC.md §10)
-
-async fn websub(state: web::Data<AppState>, form: web::Form<SubscribeForm>) -> HttpResponse {
-    state.node.metrics.request();
-    match state.hub.request(form.into_inner()) {
-        Ok(()) => HttpResponse::Accepted().finish(),
-        Err(RequestError::Invalid { parameter, reason }) => {
-            HttpResponse::BadRequest().json(json!({
-            "error": {"code": "invalid-request", "message": format!("{parameter}: {reason}"),
-                      "parameter": parameter}}))
-        }
-        Err(e @ RequestError::Full(_)) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "hub-full", e.to_string())
-        }
-        Err(e @ RequestError::Busy) => {
-            let mut resp = error(StatusCode::SERVICE_UNAVAILABLE, "hub-busy", e.to_string());
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
-            resp
-        }
-        Err(e) => internal(e),
-    }
-}
-
-/// Operators: subscriptions, pending deliveries and dead letters (never the secrets).
-async fn admin_deliveries(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if !authorized(&req, &state) {
-        return unauthorized(&state);
-    }
-    match state.hub.report() {
-        Ok(body) => {
-            HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)
-        }
         Err(e) => internal(e),
     }
 }

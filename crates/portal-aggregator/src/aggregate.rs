@@ -40,7 +40,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore, watch};
 
-use crate::node::{Ingest, Node, Relayed, now};
+use portal_publisher::node::{Ingest, Node, Relayed, now};
 
 /// Why a roster change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +276,7 @@ impl Aggregator {
 
     /// The national search index, opened on first use (`None` if it cannot be opened: the
     /// reason is logged and search answers 503 meanwhile).
-    pub(crate) fn search(&self) -> Option<Arc<crate::search::NationalSearch>> {
+    pub fn search(&self) -> Option<Arc<crate::search::NationalSearch>> {
         self.search
             .get_or_init(|| {
                 let dir = self.node.dir.root().join("search");

@@ -14,7 +14,17 @@ use portal_proto::ids::NodeId;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{AppState, SHORT, conditional, error, internal, render};
+use portal_http::{ApiError, SHORT, render};
+
+use crate::room::National;
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
+    ApiError::new(status, code, message).into()
+}
+
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    ApiError::internal(e).into()
+}
 
 /// Most entries per page (SPEC.md §12), and the default.
 const MAX_LIMIT: u64 = 1000;
@@ -30,12 +40,12 @@ pub(crate) struct MirrorQuery {
 /// node without members, `404 not-found` for a node whose records are not stored here.
 pub(crate) async fn member_log(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     path: web::Path<String>,
     q: web::Query<MirrorQuery>,
 ) -> HttpResponse {
     state.node.metrics.request();
-    if !state.agg.has_roster() {
+    if state.agg().is_none() {
         return error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members");
     }
     let Ok(id) = NodeId::new(path.as_str()) else {
@@ -82,5 +92,5 @@ pub(crate) async fn member_log(
         ));
     }
     let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
-    conditional(&req, &state, "application/json", &r, SHORT)
+    state.conditional(&req, "application/json", &r, SHORT)
 }

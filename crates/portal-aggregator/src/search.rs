@@ -110,11 +110,17 @@ pub(crate) fn index_record(
 const CATCH_UP_COMMIT_EVERY: u64 = 50_000;
 
 /// The national search index and its marks (see the module documentation).
-pub(crate) struct NationalSearch {
+pub struct NationalSearch {
     index: SearchIndex,
     /// Member id → log size up to which every record is indexed (and at least staged for
     /// the next commit).
     marks: Mutex<BTreeMap<String, u64>>,
+}
+
+impl std::fmt::Debug for NationalSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NationalSearch").finish_non_exhaustive()
+    }
 }
 
 impl NationalSearch {
@@ -134,7 +140,8 @@ impl NationalSearch {
     }
 
     /// The index, for searching.
-    pub(crate) fn index(&self) -> &SearchIndex {
+    /// The tantivy-backed index, for queries.
+    pub fn index(&self) -> &SearchIndex {
         &self.index
     }
 

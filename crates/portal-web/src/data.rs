@@ -13,8 +13,8 @@ use portal_proto::time::Timestamp;
 use portal_search::{Facets, SearchQuery};
 use portal_store::Store;
 
-use super::i18n::{Strings, Ui};
-use crate::http::AppState;
+use crate::i18n::{Strings, Ui};
+use portal_aggregator::National;
 
 /// How many entries of its own log a ministry node reads (newest first) to list and search
 /// its items; older items stay reachable by their page and the feeds' archives.
@@ -102,12 +102,12 @@ pub(crate) fn member_history(
 /// An item on the central node: `member`'s if given, else whichever member holds that id,
 /// else the central's own.
 pub(crate) fn find_history(
-    state: &AppState,
+    state: &National,
     member: Option<&str>,
     id: &ItemId,
 ) -> Result<Option<History>, String> {
     let store = &state.node.store;
-    if state.agg.has_roster() {
+    if state.agg().is_some() {
         if let Some(m) = member.filter(|m| !m.is_empty()) {
             let Ok(m) = NodeId::new(m) else { return Ok(None) };
             return member_history(store, &m, id);
@@ -228,9 +228,9 @@ pub(crate) fn category_label(slug: &str) -> String {
 pub(crate) struct Names(BTreeMap<String, (String, String)>);
 
 impl Names {
-    pub(crate) fn of(state: &AppState, ui: Ui) -> Names {
+    pub(crate) fn of(state: &National, ui: Ui) -> Names {
         let mut map = BTreeMap::new();
-        for m in state.agg.list() {
+        for m in state.agg().map(|a| a.list()).unwrap_or_default() {
             let name = m
                 .name
                 .iter()
@@ -258,7 +258,7 @@ impl Names {
 }
 
 /// This node's own name in `ui`.
-pub(crate) fn own_name(state: &AppState, ui: Ui) -> String {
+pub(crate) fn own_name(state: &National, ui: Ui) -> String {
     let names = &state.node.config.name;
     names
         .iter()
@@ -342,12 +342,13 @@ fn card(item: &ItemVersion, member: Option<&str>, names: &Names, ui: Ui, query: 
 
 /// A listing of the national view from the search index (blocking).
 pub(crate) fn national_listing(
-    state: &AppState,
+    state: &National,
     f: &Filter,
     names: &Names,
     ui: Ui,
 ) -> Result<Listing, String> {
-    let index = state.agg.search().ok_or("the national search index is unavailable")?;
+    let index =
+        state.agg().and_then(|a| a.search()).ok_or("the national search index is unavailable")?;
     let q = SearchQuery {
         text: f.text.chars().take(1000).collect(),
         member: f.member.clone(),
@@ -422,7 +423,7 @@ fn count(list: &mut Vec<(String, u64)>, value: &str) {
 /// A listing of this node's own items, filtered and searched in memory with the same word
 /// folding as the national index ("bo y te" finds "Bộ Y tế").
 pub(crate) fn local_listing(
-    state: &AppState,
+    state: &National,
     f: &Filter,
     names: &Names,
     ui: Ui,
@@ -484,12 +485,12 @@ pub(crate) fn local_listing(
 
 /// A listing from the right source for this node (blocking).
 pub(crate) fn listing(
-    state: &AppState,
+    state: &National,
     f: &Filter,
     names: &Names,
     ui: Ui,
 ) -> Result<Listing, String> {
-    if state.agg.has_roster() {
+    if state.agg().is_some() {
         national_listing(state, f, names, ui)
     } else {
         local_listing(state, f, names, ui)

@@ -21,11 +21,22 @@ use portal_proto::time::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 
+use portal_http::{ApiError, SHORT, render};
+use portal_publisher::http::{self, PAGE};
+
 use crate::aggregate::MemberError;
-use crate::http::{self, AppState, PAGE, SHORT, conditional, error, internal, render};
+use crate::room::National;
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
+    ApiError::new(status, code, message).into()
+}
+
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    ApiError::internal(e).into()
+}
 
 /// Register the aggregator's routes.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/roster", web::get().to(roster))
         .route("/api/v1/members", web::get().to(members))
         .route("/api/v1/members/{id}/checkpoint", web::get().to(witness))
@@ -59,11 +70,11 @@ fn no_roster() -> HttpResponse {
     error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members")
 }
 
-async fn roster(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match state.agg.roster_envelope() {
+async fn roster(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
+    match state.agg().and_then(|agg| agg.roster_envelope()) {
         Some(signed) => {
             let r = render(signed.to_json().into_bytes(), None);
-            conditional(&req, &state, "application/json", &r, SHORT)
+            state.conditional(&req, "application/json", &r, SHORT)
         }
         None => no_roster(),
     }
@@ -71,12 +82,11 @@ async fn roster(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 
 /// Members with their sync health, the last cosigned checkpoint and the lag (public: the
 /// federation health board reads it).
-async fn members(state: web::Data<AppState>) -> HttpResponse {
-    if !state.agg.has_roster() {
+async fn members(state: web::Data<National>) -> HttpResponse {
+    let Some(agg) = state.agg() else {
         return no_roster();
-    }
-    let rows: Vec<_> = state
-        .agg
+    };
+    let rows: Vec<_> = agg
         .health()
         .into_iter()
         .map(|(view, health, cosigned)| json!({"member": view, "health": health, "cosigned_checkpoint": cosigned}))
@@ -91,7 +101,7 @@ fn parse_node_id(raw: &str) -> Result<NodeId, HttpResponse> {
 /// The latest member checkpoint with this node's cosignature (SPEC.md §7, `witness`).
 async fn witness(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     path: web::Path<String>,
 ) -> HttpResponse {
     let id = match parse_node_id(&path) {
@@ -102,7 +112,7 @@ async fn witness(
         Ok(c) => match c.cosigned {
             Some(note) => {
                 let r = render(note.into_bytes(), None);
-                conditional(&req, &state, "text/plain; charset=utf-8", &r, SHORT)
+                state.conditional(&req, "text/plain; charset=utf-8", &r, SHORT)
             }
             None => error(StatusCode::NOT_FOUND, "not-found", format!("no checkpoint of {id} yet")),
         },
@@ -117,7 +127,7 @@ struct IncidentQuery {
     member: Option<String>,
 }
 
-async fn incidents(state: web::Data<AppState>, q: web::Query<IncidentQuery>) -> HttpResponse {
+async fn incidents(state: web::Data<National>, q: web::Query<IncidentQuery>) -> HttpResponse {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let member = q.member.as_deref();
     match state.node.store.incidents(q.before, limit, |i| member.is_none_or(|m| i.member == m)) {
@@ -134,7 +144,7 @@ struct LogQuery {
 
 /// The member record a receipt acknowledges, if `signed` is a receipt.
 fn acknowledged(
-    state: &AppState,
+    state: &National,
     signed: &SignedRecord,
 ) -> Result<Option<(NodeId, SignedRecord)>, String> {
     let Ok(Record::Receipt(r)) = envelope::parse_record(signed.bytes()) else {
@@ -151,7 +161,7 @@ fn acknowledged(
 /// record it acknowledges (`member`), other entries as `record`.
 async fn national_log(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     q: web::Query<LogQuery>,
 ) -> HttpResponse {
     let store = &state.node.store;
@@ -186,12 +196,12 @@ async fn national_log(
         ));
     }
     let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
-    conditional(&req, &state, "application/json", &r, SHORT)
+    state.conditional(&req, "application/json", &r, SHORT)
 }
 
 /// `GET /api/v1/national/items/{id}`: every member's history of that item id (normally one
 /// member), each version and withdrawal as the member signed it.
-async fn national_item(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+async fn national_item(state: web::Data<National>, path: web::Path<String>) -> HttpResponse {
     let Ok(id) = ItemId::new(path.as_str()) else {
         return error(StatusCode::NOT_FOUND, "not-found", "not an item id");
     };
@@ -298,7 +308,7 @@ impl FeedFilter {
 /// Scan this node's log backwards from `before` (at most `scan` entries) for member records
 /// that pass `filter`, newest first, at most `limit`. Returns them and the newest time.
 fn national_entries(
-    state: &AppState,
+    state: &National,
     before: u64,
     scan: u64,
     limit: usize,
@@ -332,7 +342,7 @@ fn national_entries(
 }
 
 fn national_meta(
-    state: &AppState,
+    state: &National,
     format: &str,
     archive: Option<u64>,
     updated: Timestamp,
@@ -369,11 +379,11 @@ const FILTER_SCAN: u64 = 50_000;
 
 async fn latest(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     filter: web::Query<FeedFilter>,
     format: &'static str,
 ) -> HttpResponse {
-    if !state.agg.has_roster() {
+    if state.agg().is_none() {
         return no_roster();
     }
     // Only the unfiltered page is kept; filtered pages are rendered per request.
@@ -386,7 +396,7 @@ async fn latest(
 
 async fn atom_latest(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     f: web::Query<FeedFilter>,
 ) -> HttpResponse {
     latest(req, state, f, "national-atom").await
@@ -394,7 +404,7 @@ async fn atom_latest(
 
 async fn json_latest(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     f: web::Query<FeedFilter>,
 ) -> HttpResponse {
     latest(req, state, f, "national-json").await
@@ -402,11 +412,11 @@ async fn json_latest(
 
 async fn archive(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     n: u64,
     format: &'static str,
 ) -> HttpResponse {
-    if !state.agg.has_roster() {
+    if state.agg().is_none() {
         return no_roster();
     }
     http::serve_archive(&req, &state, format, n, |end| {
@@ -418,7 +428,7 @@ async fn archive(
 
 async fn atom_archive(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     n: web::Path<u64>,
 ) -> HttpResponse {
     archive(req, state, *n, "national-atom").await
@@ -426,7 +436,7 @@ async fn atom_archive(
 
 async fn json_archive(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     n: web::Path<u64>,
 ) -> HttpResponse {
     archive(req, state, *n, "national-json").await
@@ -454,11 +464,11 @@ struct SearchParams {
 
 /// `GET /api/v1/national/search`: ranked full-text search over the members' items; finds
 /// Vietnamese with or without diacritics; snippets are escaped HTML with `<mark>`.
-async fn search(state: web::Data<AppState>, q: web::Query<SearchParams>) -> HttpResponse {
-    if !state.agg.has_roster() {
+async fn search(state: web::Data<National>, q: web::Query<SearchParams>) -> HttpResponse {
+    let Some(agg) = state.agg() else {
         return no_roster();
-    }
-    let Some(index) = state.agg.search() else {
+    };
+    let Some(index) = agg.search() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "see the node's log");
     };
     let time = |name: &str, v: &Option<String>| {
@@ -530,37 +540,45 @@ fn member_error(e: MemberError) -> HttpResponse {
     error(status, code, e.to_string())
 }
 
-async fn add_member(req: HttpRequest, state: web::Data<AppState>, body: Bytes) -> HttpResponse {
-    if !http::authorized(&req, &state) {
-        return http::unauthorized(&state);
+async fn add_member(req: HttpRequest, state: web::Data<National>, body: Bytes) -> HttpResponse {
+    if let Err(e) = state.authorize(&req) {
+        return e.into();
     }
     let add: AddMember = match serde_json::from_slice(&body) {
         Ok(a) => a,
         Err(e) => return error(StatusCode::BAD_REQUEST, "invalid-request", e.to_string()),
     };
-    match state.agg.add(&add.url, add.pin.as_deref()).await {
+    let agg = match state.agg_or_build() {
+        Ok(agg) => agg,
+        Err(e) => return member_error(e),
+    };
+    match agg.add(&add.url, add.pin.as_deref()).await {
         Ok(view) => HttpResponse::Created().json(view),
         Err(e) => member_error(e),
     }
 }
 
-async fn list_members(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if !http::authorized(&req, &state) {
-        return http::unauthorized(&state);
+async fn list_members(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
+    if let Err(e) = state.authorize(&req) {
+        return e.into();
     }
-    HttpResponse::Ok().json(json!({"members": state.agg.list()}))
+    let members = state.agg().map(|agg| agg.list()).unwrap_or_default();
+    HttpResponse::Ok().json(json!({"members": members}))
 }
 
 async fn set_status(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     id: &str,
     status: MemberStatus,
 ) -> HttpResponse {
-    if !http::authorized(&req, &state) {
-        return http::unauthorized(&state);
+    if let Err(e) = state.authorize(&req) {
+        return e.into();
     }
-    match state.agg.set_status(id, status) {
+    let Some(agg) = state.agg() else {
+        return member_error(MemberError::NotFound(id.to_owned()));
+    };
+    match agg.set_status(id, status) {
         Ok(view) => HttpResponse::Ok().json(view),
         Err(e) => member_error(e),
     }
@@ -568,7 +586,7 @@ async fn set_status(
 
 async fn suspend_member(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     path: web::Path<String>,
 ) -> HttpResponse {
     set_status(req, state, &path, MemberStatus::Suspended).await
@@ -576,7 +594,7 @@ async fn suspend_member(
 
 async fn activate_member(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     path: web::Path<String>,
 ) -> HttpResponse {
     set_status(req, state, &path, MemberStatus::Active).await
@@ -584,13 +602,16 @@ async fn activate_member(
 
 async fn remove_member(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    if !http::authorized(&req, &state) {
-        return http::unauthorized(&state);
+    if let Err(e) = state.authorize(&req) {
+        return e.into();
     }
-    match state.agg.remove(&path) {
+    let Some(agg) = state.agg() else {
+        return member_error(MemberError::NotFound(path.to_string()));
+    };
+    match agg.remove(&path) {
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(e) => member_error(e),
     }
@@ -610,7 +631,7 @@ struct Intent {
 /// Verification of intent: confirm only subscriptions this node asked for (a member it
 /// follows, with a subscription secret in hand).
 async fn callback_verify(
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     path: web::Path<String>,
     q: web::Query<Intent>,
 ) -> HttpResponse {
@@ -618,10 +639,14 @@ async fn callback_verify(
         return HttpResponse::NotFound().finish();
     };
     match (q.mode.as_deref(), &q.challenge) {
-        (Some("subscribe"), Some(challenge)) if state.agg.push_secret(&id).is_some() => {
+        (Some("subscribe"), Some(challenge))
+            if state.agg().and_then(|a| a.push_secret(&id)).is_some() =>
+        {
             HttpResponse::Ok().content_type("text/plain").body(challenge.clone())
         }
-        (Some("unsubscribe"), Some(challenge)) if state.agg.push_secret(&id).is_none() => {
+        (Some("unsubscribe"), Some(challenge))
+            if state.agg().and_then(|a| a.push_secret(&id)).is_none() =>
+        {
             HttpResponse::Ok().content_type("text/plain").body(challenge.clone())
         }
         _ => HttpResponse::NotFound().finish(),
@@ -632,14 +657,14 @@ async fn callback_verify(
 /// pull: push is a hint, the log is the truth, so a forged push can only cause a pull.
 async fn callback_deliver(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<National>,
     path: web::Path<String>,
     body: Bytes,
 ) -> HttpResponse {
     let Ok(id) = NodeId::new(path.as_str()) else {
         return HttpResponse::NotFound().finish();
     };
-    let Some(secret) = state.agg.push_secret(&id) else {
+    let Some((agg, secret)) = state.agg().and_then(|a| Some((a, a.push_secret(&id)?))) else {
         return HttpResponse::NotFound().finish();
     };
     let hmac = req.headers().get("x-hub-signature").and_then(|v| v.to_str().ok());
@@ -652,16 +677,6 @@ async fn callback_deliver(
             tracing::warn!(member = %id, "websub: push without X-Hub-Signature; pulling anyway")
         }
     }
-    state.agg.wake(&id);
+    agg.wake(&id);
     HttpResponse::Accepted().finish()
 }
-
-/// The names of the aggregator's endpoints in the descriptor (SPEC.md §8).
-pub(crate) const ENDPOINTS: [(&str, &str); 6] = [
-    ("roster", "/api/v1/roster"),
-    ("witness", "/api/v1/members/{id}/checkpoint"),
-    ("member-log", "/api/v1/members/{id}/log"),
-    ("national-log", "/api/v1/national/log"),
-    ("national-atom", "/feeds/national/atom"),
-    ("national-json-feed", "/feeds/national/json"),
-];

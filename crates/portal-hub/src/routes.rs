@@ -1,0 +1,67 @@
+//! The hub's HTTP interface: `POST /websub` (subscription requests, SPEC.md §10) and the
+//! operators' `GET /api/v1/admin/deliveries`.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portal_http::ApiError;
+use portal_publisher::Publisher;
+
+use crate::{Hub, RequestError, SubscribeForm};
+
+/// Register the hub's routes; `publisher` (for the operators' token) and `hub` are added to
+/// their app data.
+pub fn routes(cfg: &mut web::ServiceConfig, publisher: web::Data<Publisher>, hub: Arc<Hub>) {
+    let hub = web::Data::from(hub);
+    cfg.service(
+        web::resource("/websub")
+            .app_data(hub.clone())
+            .app_data(publisher.clone())
+            .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
+                let resp: HttpResponse =
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", e.to_string()).into();
+                actix_web::error::InternalError::from_response(e, resp).into()
+            }))
+            .route(web::post().to(websub)),
+    )
+    .service(
+        web::resource("/api/v1/admin/deliveries")
+            .app_data(hub)
+            .app_data(publisher)
+            .route(web::get().to(admin_deliveries)),
+    );
+}
+
+async fn websub(
+    publisher: web::Data<Publisher>,
+    hub: web::Data<Hub>,
+    form: web::Form<SubscribeForm>,
+) -> Result<HttpResponse, ApiError> {
+    publisher.node.metrics.request();
+    match hub.request(form.into_inner()) {
+        Ok(()) => Ok(HttpResponse::Accepted().finish()),
+        Err(RequestError::Invalid { parameter, reason }) => {
+            Err(ApiError::bad_request("invalid-request", format!("{parameter}: {reason}"))
+                .with_parameter(parameter))
+        }
+        Err(e @ RequestError::Full(_)) => Err(ApiError::unavailable("hub-full", e.to_string())),
+        Err(e @ RequestError::Busy) => {
+            Err(ApiError::unavailable("hub-busy", e.to_string()).with_retry_after(10))
+        }
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Operators: subscriptions, pending deliveries and dead letters (never the secrets).
+async fn admin_deliveries(
+    req: HttpRequest,
+    publisher: web::Data<Publisher>,
+    hub: web::Data<Hub>,
+) -> Result<HttpResponse, ApiError> {
+    publisher.authorize(&req)?;
+    let body = hub.report().map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
