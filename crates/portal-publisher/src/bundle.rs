@@ -17,7 +17,7 @@ use portal_store::ItemIndex;
 
 use portal_http::{ApiError, SHORT, render};
 
-use crate::http::Publisher;
+use crate::room::Publisher;
 use crate::node::Node;
 
 /// Entries read from the store at a time while scanning a log.

@@ -1,5 +1,5 @@
 //! The publisher: a node's own log. [`init`] creates a node, [`Node`] signs and sequences its
-//! records, and [`http::Publisher`] serves the log, checkpoints, proofs, feeds and items.
+//! records, and [`Publisher`] serves the log, checkpoints, proofs, feeds and items.
 //!
 //! The node signs every record with its Ed25519 key (portal-proto) and keeps the exact bytes in
 //! its append-only log (portal-store on sled). Its sequencer is also where an aggregator's
@@ -16,6 +16,7 @@ pub mod keys;
 mod loading;
 pub mod metrics;
 pub mod node;
+mod room;
 pub mod rotation;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ use portal_proto::crypto::Signer;
 use portal_proto::ids::{Digest, Lang, NodeId};
 
 pub use config::{DataDir, NodeConfig};
-pub use http::Publisher;
+pub use room::{ExtraEndpoints, Publisher, descriptor_record};
 pub use node::{Node, PublishError, Published};
 
 /// What `init` created: the admin token (shown once, stored only as a hash) and the key id.
