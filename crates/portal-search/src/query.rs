@@ -11,9 +11,9 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
 
-use crate::SearchQuery;
 use crate::analysis::tokens;
 use crate::schema::{Fields, facet};
+use crate::types::SearchQuery;
 
 /// BM25 weight of a match in the title, summary and body.
 pub(crate) const TITLE_BOOST: f32 = 3.0;
