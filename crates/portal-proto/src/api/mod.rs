@@ -7,6 +7,7 @@
 //! - [`items`]: an item's history, a national item, what a publish or an upload returns;
 //! - [`federation`]: members and their sync health, incidents, the node's `/healthz`;
 //! - [`error`]: the one error body, its stable codes and their HTTP statuses;
+//! - [`draft`]: what an editor submits, parsed so that a 400 names every bad field.
 //!
 //! # Wire invariant
 //! Serialising a body gives the bytes a node has always sent for the same data: the JSON
@@ -24,6 +25,7 @@
 //!
 //! [`Published`]: items::Published
 
+pub mod draft;
 pub mod error;
 pub mod federation;
 pub mod items;
