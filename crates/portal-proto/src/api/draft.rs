@@ -12,8 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::html::sanitize_html;
@@ -75,8 +75,8 @@ fn major() -> UpdateType {
     UpdateType::Major
 }
 
-/// A withdrawal request.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// A withdrawal request (serialised as `portal withdraw` sends it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
     /// withdrawn (default), redirected or gone.
@@ -85,7 +85,7 @@ pub struct WithdrawRequest {
     /// Mandatory public explanation.
     pub explanation: String,
     /// Where readers go instead (state `redirected`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<String>,
 }
 
@@ -458,5 +458,7 @@ mod tests {
         assert_eq!(fields(r), ["x", "explanation", "redirect"]);
         let r = WithdrawRequest::from_json(br#"{"state":"moved","why":1}"#);
         assert_eq!(fields(r), ["state", "explanation", "why"]);
+        let sent = serde_json::to_string(&ok).expect("serialises");
+        assert_eq!(sent, r#"{"state":"withdrawn","explanation":"Sai sot"}"#);
     }
 }

@@ -27,6 +27,19 @@ pub struct MemberView {
     pub url: String,
 }
 
+/// The request body of `POST /api/v1/admin/members`: add (or replace) the member served at
+/// `url`, its descriptor signed by `pin` (a base64 public key; without it, the key it is signed
+/// with is pinned).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    /// The candidate's base URL.
+    pub url: String,
+    /// The key its descriptor must be signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+}
+
 /// How following a member goes (SPEC.md §8.1 `sync-health`). Times are Unix seconds; a
 /// member never reached has `null`s.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

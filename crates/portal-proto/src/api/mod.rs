@@ -21,7 +21,10 @@
 //! changes only by additions.
 //!
 //! Every body refuses unknown members when read (`deny_unknown_fields`), as the client always
-//! did for log pages, proofs and item documents.
+//! did for log pages, proofs and item documents (the one exception is an error's `fields`
+//! entry, [`record::FieldError`](crate::record::FieldError), shared with the record checks).
+//! Request bodies live beside the answers: [`draft`] for the editor API,
+//! [`federation::AddMember`] for the operators'.
 //!
 //! [`Published`]: items::Published
 
