@@ -2,9 +2,13 @@
 //!
 //! - each field table of SPEC.md §4 lists exactly the properties of its JSON Schema;
 //! - every record in a valid vector validates against its schema;
-//! - SPEC.md §11.3 lists exactly the rejection codes the implementation returns.
+//! - SPEC.md §11.3 lists exactly the rejection codes the implementation returns;
+//! - each table of SPEC.md §8.1 lists exactly the members of its body schema and of the body
+//!   examples the `portal_proto::api` types write, every example validates against its schema,
+//!   §8.2 lists exactly `ErrorCode::ALL` with their statuses, and §8 names exactly the endpoints
+//!   a node declares and lists every route of `portal_proto::api::paths`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use portal_proto::Rejection;
@@ -157,6 +161,210 @@ fn worked_example_matches_the_vectors() {
         assert!(
             spec.contains(needle),
             "SPEC.md §15 no longer shows the vector's {what}: regenerate the worked example"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP bodies (SPEC.md §8.1, §8.2; `portal_proto::api`; `schemas/`; `examples/`)
+
+/// The examples of the HTTP bodies: file name (without `.json`) → the JSON.
+fn body_examples() -> BTreeMap<String, Value> {
+    let dir = spec_dir().join("examples");
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(&dir).expect("proto-spec/examples").flatten() {
+        let path = e.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(stem) = name.strip_suffix(".json") else { continue };
+        let text = std::fs::read_to_string(&path).expect("example is readable");
+        out.insert(stem.to_owned(), serde_json::from_str(&text).expect("example is JSON"));
+    }
+    out
+}
+
+/// The schema an example follows: the part of its name before the first dot.
+fn schema_of(example: &str) -> &str {
+    example.split('.').next().unwrap_or(example)
+}
+
+/// Each table of SPEC.md §8.1: its name, its schema file and the JSON pointer of its object
+/// in it, and where its objects are in that schema's examples (`*` for every array element).
+const BODY_TABLES: [(&str, &str, &str, &str); 24] = [
+    ("log-page", "log-page", "", ""),
+    ("log-entry", "log-page", "/$defs/logEntry", "entries/*"),
+    ("national-log-page", "national-log-page", "", ""),
+    ("national-log-entry", "national-log-page", "/$defs/nationalLogEntry", "entries/*"),
+    ("inclusion-proof", "inclusion-proof", "", ""),
+    ("consistency-proof", "consistency-proof", "", ""),
+    ("item-history", "item-history", "", ""),
+    ("national-item", "national-item", "", ""),
+    ("member-item-history", "national-item", "/$defs/memberItemHistory", "members/*"),
+    ("published", "published", "", ""),
+    ("uploaded", "uploaded", "", ""),
+    ("members", "members", "", ""),
+    ("member-health", "members", "/$defs/memberHealth", "members/*"),
+    ("sync-health", "members", "/$defs/syncHealth", "members/*/health"),
+    ("member", "member", "", ""),
+    ("member", "members", "/$defs/member", "members/*/member"),
+    ("member", "member-list", "/$defs/member", "members/*"),
+    ("member-list", "member-list", "", ""),
+    ("incidents", "incidents", "", ""),
+    ("incident", "incidents", "/$defs/incident", "incidents/*"),
+    ("healthz", "healthz", "", ""),
+    ("error", "error", "", ""),
+    ("api-error", "error", "/properties/error", "error"),
+    ("field-error", "error", "/$defs/fieldError", "error/fields/*"),
+];
+
+/// The first-column names of the table under the `#### `name`` heading of SPEC.md §8.1.
+fn body_table(spec: &str, name: &str) -> BTreeSet<String> {
+    let heading = format!("#### `{name}`");
+    let mut in_section = false;
+    let mut fields = BTreeSet::new();
+    for line in spec.lines() {
+        if line.starts_with('#') {
+            in_section = line.starts_with(&heading);
+        } else if in_section && line.starts_with("| `") {
+            let cell = line.split('|').nth(1).unwrap_or("").trim();
+            fields.insert(cell.trim_matches('`').to_owned());
+        }
+    }
+    fields
+}
+
+/// The keys of the objects at `path` in `v` (`*` walks every array element; `null`s skipped).
+fn keys_at(v: &Value, path: &str, out: &mut BTreeSet<String>) {
+    let mut parts = path.splitn(2, '/');
+    match (parts.next().unwrap_or(""), parts.next()) {
+        ("", _) => out.extend(v.as_object().into_iter().flat_map(|o| o.keys().cloned())),
+        ("*", rest) => {
+            for e in v.as_array().into_iter().flatten() {
+                keys_at(e, rest.unwrap_or(""), out);
+            }
+        }
+        (key, rest) => {
+            if let Some(inner) = v.get(key) {
+                keys_at(inner, rest.unwrap_or(""), out);
+            }
+        }
+    }
+}
+
+#[test]
+fn body_tables_match_their_schemas_and_examples() {
+    let spec = spec();
+    let examples = body_examples();
+    for (name, file, pointer, at) in BODY_TABLES {
+        let schema = schema(file);
+        let object = schema.pointer(pointer).unwrap_or_else(|| panic!("{file}#{pointer}"));
+        let props: BTreeSet<String> =
+            object["properties"].as_object().expect("properties").keys().cloned().collect();
+        let table = body_table(&spec, name);
+        assert_eq!(
+            table, props,
+            "SPEC.md §8.1 table `{name}` and schemas/{file}.schema.json#{pointer} list different \
+             members"
+        );
+        let mut seen = BTreeSet::new();
+        for (_, v) in examples.iter().filter(|(n, _)| schema_of(n) == file) {
+            keys_at(v, at, &mut seen);
+        }
+        assert_eq!(
+            seen, props,
+            "the examples/{file}*.json (written by the portal_proto::api types) show other members \
+             at {at:?} than schemas/{file}.schema.json#{pointer}: the type and its schema drifted"
+        );
+    }
+    let headings: BTreeSet<String> = spec
+        .lines()
+        .filter_map(|l| l.strip_prefix("#### `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_owned)
+        .collect();
+    let mapped: BTreeSet<String> = BODY_TABLES.iter().map(|t| t.0.to_owned()).collect();
+    assert_eq!(headings, mapped, "a table of SPEC.md §8.1 that no test checks, or the reverse");
+}
+
+#[test]
+fn body_examples_conform_to_their_schemas() {
+    let examples = body_examples();
+    let files: BTreeSet<&str> = BODY_TABLES.iter().map(|t| t.1).collect();
+    for file in &files {
+        assert!(
+            examples.keys().any(|n| schema_of(n) == *file),
+            "schemas/{file}.schema.json has no example in proto-spec/examples/"
+        );
+    }
+    for (name, v) in &examples {
+        let file = schema_of(name);
+        assert!(files.contains(file), "examples/{name}.json: no body schema {file}");
+        let validator = jsonschema::draft202012::new(&schema(file)).expect("body schema compiles");
+        let errors: Vec<String> = validator.iter_errors(v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "examples/{name}.json breaks schemas/{file}: {errors:?}");
+    }
+    // The three copies of the member's schema are one schema.
+    let member = schema("member");
+    for file in ["members", "member-list"] {
+        let copy = &schema(file)["$defs"]["member"];
+        for key in ["required", "properties", "additionalProperties"] {
+            assert_eq!(copy[key], member[key], "schemas/{file} $defs/member.{key} differs");
+        }
+    }
+    // A bad entry shape is refused by the schema, not only by the client.
+    let v = jsonschema::draft202012::new(&schema("national-log-page")).expect("compiles");
+    let mut page = examples["national-log-page"].clone();
+    page["entries"][1]["record"] = page["entries"][1]["receipt"].clone();
+    assert!(!v.is_valid(&page), "an entry with member, receipt and record must be refused");
+}
+
+#[test]
+fn error_codes_table_matches_the_implementation() {
+    use portal_proto::api::ErrorCode;
+    let spec = spec();
+    let mut rows = BTreeMap::new();
+    let mut in_section = false;
+    for line in spec.lines() {
+        if line.starts_with('#') {
+            in_section = line.starts_with("### 8.2");
+        } else if in_section && line.starts_with("| `") {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            rows.insert(cells[1].trim_matches('`').to_owned(), cells[2].to_owned());
+        }
+    }
+    let codes: BTreeMap<String, String> =
+        ErrorCode::ALL.iter().map(|c| (c.as_str().to_owned(), c.status().to_string())).collect();
+    assert_eq!(rows, codes, "SPEC.md §8.2 (code and status) and ErrorCode::ALL differ");
+    let schema = schema("error");
+    let in_schema: Vec<&str> = schema["properties"]["error"]["properties"]["code"]["enum"]
+        .as_array()
+        .expect("code enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(in_schema, all, "schemas/error.schema.json's codes and ErrorCode::ALL differ");
+}
+
+#[test]
+fn http_table_lists_the_descriptor_endpoints_and_every_route() {
+    use portal_proto::api::paths;
+    let spec = spec();
+    let table = section_fields(&spec, "## 8.", "HTTP interface");
+    let declared: BTreeSet<String> =
+        paths::descriptor_endpoints("https://gov.vn", true).into_keys().collect();
+    assert_eq!(table, declared, "SPEC.md §8's names and the endpoints a node declares differ");
+    let section: String = spec
+        .split("## 8. HTTP interface")
+        .nth(1)
+        .and_then(|s| s.split("### 8.1").next())
+        .expect("SPEC.md §8")
+        .to_owned();
+    for route in paths::ROUTES {
+        assert!(
+            section.contains(route.path),
+            "SPEC.md §8 does not list {:?} {} (portal_proto::api::paths::ROUTES)",
+            route.method,
+            route.path
         );
     }
 }

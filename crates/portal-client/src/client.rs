@@ -9,7 +9,12 @@
 //!   `portal_proto::verifier::LogVerifier::push`, which checks signatures, origin, index
 //!   continuity and version chains, and the page's checkpoint to `push_checkpoint`;
 //! - checkpoints and proofs are returned as text and hashes, for the verifier to check.
+//!
+//! The bodies are read as the `portal_proto::api` types the node writes (SPEC.md §8.1), then
+//! checked here against what was asked for.
 
+use portal_proto::api::log::{self as wire, ConsistencyProof, InclusionProof, NationalLogPage};
+use portal_proto::api::paths;
 use portal_proto::crypto::decode_base64_array;
 use portal_proto::envelope::{self, KeyResolver, SignedRecord, TrustStore, Verified};
 use portal_proto::ids::NodeId;
@@ -18,13 +23,12 @@ use portal_proto::merkle::Hash;
 use portal_proto::record::{Descriptor, Record, RecordType, Roster};
 use portal_proto::{Rejection, checkpoint};
 use reqwest::Url;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::fetch::{FetchError, Fetcher};
 
 /// Where a node serves its descriptor, below its base URL (SPEC.md §4.4).
-pub const DESCRIPTOR_PATH: &str = "/.well-known/portal-node";
+pub const DESCRIPTOR_PATH: &str = paths::DESCRIPTOR;
 
 /// Largest envelope body accepted: a 1 MiB record in base64 plus the other members.
 pub const MAX_ENVELOPE_BYTES: usize = MAX_RECORD_BYTES / 3 * 4 + 1024;
@@ -132,59 +136,6 @@ impl LogPage {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WirePage {
-    origin: String,
-    start: u64,
-    size: u64,
-    entries: Vec<WireEntry>,
-    checkpoint: String,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireEntry {
-    index: u64,
-    kid: String,
-    record: String,
-    sig: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireNationalPage {
-    origin: String,
-    start: u64,
-    size: u64,
-    entries: Vec<WireNationalEntry>,
-    checkpoint: String,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireNationalEntry {
-    index: u64,
-    #[serde(default)]
-    member: Option<WireEnvelope>,
-    #[serde(default)]
-    receipt: Option<WireEnvelope>,
-    #[serde(default)]
-    record: Option<WireEnvelope>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireEnvelope {
-    record: String,
-    kid: String,
-    sig: String,
-}
-
 /// One page of an aggregator's national log (SPEC.md §8, `national-log`): the aggregator's
 /// own log page, and for each entry that is a receipt, the member record it acknowledges.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,22 +144,6 @@ pub struct NationalPage {
     pub page: LogPage,
     /// For `page.entries[i]`, the member record paired with it, if it is a receipt.
     pub members: Vec<Option<SignedRecord>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireConsistency {
-    from: u64,
-    to: u64,
-    proof: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireInclusion {
-    index: u64,
-    size: u64,
-    proof: Vec<String>,
 }
 
 /// The URL of `name` in `descriptor`'s endpoints (SPEC.md §8): absolute http(s), or
@@ -345,7 +280,7 @@ impl Client {
         let url = with_query(log_url, &[("after", after), ("limit", u64::from(limit))]);
         let fetched = self.fetcher.get(&url, None).await?;
         let url = fetched.url;
-        let page: WirePage = json(&url, &fetched.body)?;
+        let page: wire::LogPage = json(&url, &fetched.body)?;
         parse_page(&url, page, after, limit as usize)
     }
 
@@ -363,43 +298,29 @@ impl Client {
         let url = with_query(url, &[("after", after), ("limit", u64::from(limit))]);
         let fetched = self.fetcher.get(&url, None).await?;
         let url = fetched.url;
-        let wire: WireNationalPage = json(&url, &fetched.body)?;
-        let mut own = Vec::with_capacity(wire.entries.len());
-        let mut members = Vec::with_capacity(wire.entries.len());
-        for e in wire.entries {
-            let (entry, member) = match (e.member, e.receipt, e.record) {
-                (Some(m), Some(r), None) => (r, Some(m)),
-                (None, None, Some(r)) => (r, None),
-                _ => {
-                    return Err(malformed(
-                        &url,
-                        format!(
-                            "national log entry {}: neither {{member, receipt}} nor {{record}}",
-                            e.index
-                        ),
-                    ));
-                }
+        let national: NationalLogPage = json(&url, &fetched.body)?;
+        let mut own = Vec::with_capacity(national.entries.len());
+        let mut members = Vec::with_capacity(national.entries.len());
+        for e in national.entries {
+            let index = e.index;
+            let Some((entry, member)) = e.split() else {
+                return Err(malformed(
+                    &url,
+                    format!(
+                        "national log entry {index}: neither {{member, receipt}} nor {{record}}"
+                    ),
+                ));
             };
-            own.push(WireEntry {
-                index: e.index,
-                kid: entry.kid,
-                record: entry.record,
-                sig: entry.sig,
-            });
-            members.push(
-                member
-                    .map(|m| SignedRecord::from_base64(&m.record, &m.kid, &m.sig))
-                    .transpose()
-                    .map_err(|r| rejected(&url, r))?,
-            );
+            own.push(entry);
+            members.push(member.map(|m| m.decode()).transpose().map_err(|r| rejected(&url, r))?);
         }
-        let page = WirePage {
-            origin: wire.origin,
-            start: wire.start,
-            size: wire.size,
+        let page = wire::LogPage {
+            checkpoint: national.checkpoint,
             entries: own,
-            checkpoint: wire.checkpoint,
-            next: wire.next,
+            next: national.next,
+            origin: national.origin,
+            size: national.size,
+            start: national.start,
         };
         Ok(NationalPage { page: parse_page(&url, page, after, limit as usize)?, members })
     }
@@ -428,14 +349,17 @@ impl Client {
     ) -> Result<Vec<Hash>, ClientError> {
         let url = with_query(url, &[("from", from), ("to", to)]);
         let fetched = self.fetcher.get(&url, Some(MAX_PROOF_BYTES)).await?;
-        let wire: WireConsistency = json(&fetched.url, &fetched.body)?;
-        if (wire.from, wire.to) != (from, to) {
+        let proof: ConsistencyProof = json(&fetched.url, &fetched.body)?;
+        if (proof.from, proof.to) != (from, to) {
             return Err(malformed(
                 &fetched.url,
-                format!("asked for a proof from {from} to {to}, got {} to {}", wire.from, wire.to),
+                format!(
+                    "asked for a proof from {from} to {to}, got {} to {}",
+                    proof.from, proof.to
+                ),
             ));
         }
-        hashes(&fetched.url, &wire.proof)
+        hashes(&fetched.url, &proof.proof)
     }
 
     /// Fetch the inclusion proof of `index` in the tree of size `size` (the `inclusion-proof`
@@ -449,17 +373,17 @@ impl Client {
     ) -> Result<Vec<Hash>, ClientError> {
         let url = with_query(url, &[("index", index), ("size", size)]);
         let fetched = self.fetcher.get(&url, Some(MAX_PROOF_BYTES)).await?;
-        let wire: WireInclusion = json(&fetched.url, &fetched.body)?;
-        if (wire.index, wire.size) != (index, size) {
+        let proof: InclusionProof = json(&fetched.url, &fetched.body)?;
+        if (proof.index, proof.size) != (index, size) {
             return Err(malformed(
                 &fetched.url,
                 format!(
                     "asked for index {index} in size {size}, got {} in {}",
-                    wire.index, wire.size
+                    proof.index, proof.size
                 ),
             ));
         }
-        hashes(&fetched.url, &wire.proof)
+        hashes(&fetched.url, &proof.proof)
     }
 
     /// Fetch an envelope (SPEC.md §5.5) and decode it (strict base64, sizes), unverified.
@@ -500,9 +424,12 @@ fn hashes(url: &Url, proof: &[String]) -> Result<Vec<Hash>, ClientError> {
         .collect()
 }
 
-fn parse_page(url: &Url, page: WirePage, after: u64, limit: usize) -> Result<LogPage, ClientError> {
-    let origin = NodeId::new(page.origin)
-        .map_err(|e| malformed(url, format!("origin is not a node id: {e}")))?;
+fn parse_page(
+    url: &Url,
+    page: wire::LogPage,
+    after: u64,
+    limit: usize,
+) -> Result<LogPage, ClientError> {
     // A node whose log is now shorter than `after` answers `start = size` with no entries
     // (SPEC.md §8 clamps `after` to the size): returned as is, so that the caller sees
     // `size < after` and keeps the signed checkpoint as evidence of the rollback.
@@ -555,18 +482,17 @@ fn parse_page(url: &Url, page: WirePage, after: u64, limit: usize) -> Result<Log
                 ),
             ));
         }
-        let signed =
-            SignedRecord::from_base64(&entry.record, &entry.kid, &entry.sig).map_err(|r| {
-                rejected(
-                    url,
-                    match r {
-                        Rejection::Malformed(m) => {
-                            Rejection::Malformed(format!("log entry {expected}: {m}"))
-                        }
-                        other => other,
-                    },
-                )
-            })?;
+        let signed = entry.decode().map_err(|r| {
+            rejected(
+                url,
+                match r {
+                    Rejection::Malformed(m) => {
+                        Rejection::Malformed(format!("log entry {expected}: {m}"))
+                    }
+                    other => other,
+                },
+            )
+        })?;
         entries.push((expected, signed));
     }
     let next = match page.next {
@@ -577,7 +503,7 @@ fn parse_page(url: &Url, page: WirePage, after: u64, limit: usize) -> Result<Log
         },
     };
     Ok(LogPage {
-        origin,
+        origin: page.origin,
         start: page.start,
         size: page.size,
         entries,

@@ -74,6 +74,7 @@
 
 use std::collections::BTreeSet;
 
+use portal_proto::api::items::ItemHistory;
 use portal_proto::checkpoint::{Checkpoint, SignedNote};
 use portal_proto::envelope::{self, KeyResolver, SignedRecord, TrustStore, Verified};
 use portal_proto::feed::{self, DecodedFeed};
@@ -84,7 +85,6 @@ use portal_proto::time::Timestamp;
 use portal_proto::verifier::{LogVerifier, VerifiedCheckpoint};
 use portal_proto::{Rejection, limits};
 use reqwest::Url;
-use serde::Deserialize;
 
 use crate::client::{Client, ClientError, LogPage, endpoint};
 
@@ -221,15 +221,7 @@ impl VerifiedItem {
         body: &[u8],
         trust: &dyn KeyResolver,
     ) -> Result<VerifiedItem, Rejection> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Wire {
-            id: String,
-            versions: Vec<serde_json::Value>,
-            #[serde(default)]
-            withdrawal: Option<serde_json::Value>,
-        }
-        let wire: Wire = serde_json::from_slice(body)
+        let wire: ItemHistory = serde_json::from_slice(body)
             .map_err(|e| Rejection::Malformed(format!("item document: {e}")))?;
         if wire.versions.len() > limits::MAX_PAGE_ENTRIES {
             return Err(Rejection::TooLarge {
@@ -238,23 +230,18 @@ impl VerifiedItem {
                 unit: "versions",
             });
         }
-        let envelope = |v: serde_json::Value| -> Result<SignedRecord, Rejection> {
-            let bytes = serde_json::to_vec(&v)
-                .map_err(|e| Rejection::Malformed(format!("envelope: {e}")))?;
-            SignedRecord::from_json(&bytes)
-        };
         let mut prev: Option<(u64, portal_proto::ids::Digest)> = None;
         let mut broken = false;
         let mut versions = Vec::with_capacity(wire.versions.len());
         for v in wire.versions {
-            let result = envelope(v).and_then(|s| envelope::open(&s, trust)).and_then(|ok| {
+            let result = v.decode().and_then(|s| envelope::open(&s, trust)).and_then(|ok| {
                 let Record::Item(item) = ok.record() else {
                     return Err(Rejection::WrongType {
                         expected: RecordType::Item,
                         got: ok.record().record_type(),
                     });
                 };
-                if item.id.to_string() != wire.id {
+                if item.id != wire.id {
                     return Err(Rejection::Malformed(format!(
                         "the document is item {} but this version is of {}",
                         wire.id, item.id
@@ -268,7 +255,7 @@ impl VerifiedItem {
                 };
                 if !follows || broken {
                     return Err(Rejection::VersionChain {
-                        id: wire.id.clone(),
+                        id: wire.id.to_string(),
                         detail: format!(
                             "version {} does not follow {}",
                             item.version,
@@ -290,7 +277,7 @@ impl VerifiedItem {
             versions.push(result);
         }
         let withdrawal = wire.withdrawal.map(|w| {
-            envelope(w).and_then(|s| envelope::open(&s, trust)).and_then(|ok| {
+            w.decode().and_then(|s| envelope::open(&s, trust)).and_then(|ok| {
                 let Record::Withdrawal(w) = ok.record() else {
                     return Err(Rejection::WrongType {
                         expected: RecordType::Withdrawal,
@@ -298,11 +285,11 @@ impl VerifiedItem {
                     });
                 };
                 let names_latest = !broken
-                    && w.id.to_string() == wire.id
+                    && w.id == wire.id
                     && prev.as_ref().is_some_and(|(v, d)| w.version == *v && &w.prev == d);
                 if !names_latest {
                     return Err(Rejection::VersionChain {
-                        id: wire.id.clone(),
+                        id: wire.id.to_string(),
                         detail: format!(
                             "the withdrawal names version {}, not the latest",
                             w.version
@@ -312,7 +299,7 @@ impl VerifiedItem {
                 Ok(ok)
             })
         });
-        Ok(VerifiedItem { url, id: wire.id, versions, withdrawal })
+        Ok(VerifiedItem { url, id: wire.id.to_string(), versions, withdrawal })
     }
 
     /// How many versions (and the withdrawal) were rejected.

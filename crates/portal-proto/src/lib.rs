@@ -4,7 +4,8 @@
 //! ([`record`]), RFC 8785 canonical JSON ([`jcs`]), Ed25519 with the IPSP strict policy
 //! ([`crypto`]), the signed envelope and its one verification path ([`envelope`]), the
 //! RFC 6962 Merkle tree ([`merkle`]), C2SP checkpoints ([`checkpoint`]), the Atom and JSON
-//! Feed encodings ([`feed`]) and the log verifier state machine ([`verifier`]).
+//! Feed encodings ([`feed`]), the log verifier state machine ([`verifier`]) and the HTTP
+//! interface's JSON bodies, paths and error codes ([`api`]).
 //!
 //! # Architecture invariant
 //! No I/O: this crate never opens a socket or a file, never reads the clock (time is an
@@ -50,6 +51,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod bundle;
 pub mod checkpoint;
 pub mod crypto;

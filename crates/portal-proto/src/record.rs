@@ -100,7 +100,7 @@ impl std::fmt::Display for RecordType {
 }
 
 /// A field that failed validation: which one and why. Field paths use dots and `[i]`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct FieldError {
     /// Path of the offending field, e.g. `legal.effective` or `attachments[2].size`.

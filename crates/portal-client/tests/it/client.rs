@@ -254,14 +254,8 @@ async fn proofs_are_fetched_strictly() {
     let server = TestServer::start().await;
     let consistency = merkle::consistency_proof(leaves.as_slice(), 3, 7).unwrap();
     let inclusion = merkle::inclusion_proof(leaves.as_slice(), 2, 7).unwrap();
-    server.route(
-        "/api/v1/proof/consistency",
-        Reply::json(proof_json(("from", "to"), (3, 7), &consistency)),
-    );
-    server.route(
-        "/api/v1/proof/inclusion",
-        Reply::json(proof_json(("index", "size"), (2, 7), &inclusion)),
-    );
+    server.route("/api/v1/proof/consistency", Reply::json(consistency_json(3, 7, &consistency)));
+    server.route("/api/v1/proof/inclusion", Reply::json(inclusion_json(2, 7, &inclusion)));
     let c = client();
     let got = c.consistency_proof(&server.url("/api/v1/proof/consistency"), 3, 7).await.unwrap();
     let root3 = merkle::root_from_leaf_hashes(&leaves[..3]);

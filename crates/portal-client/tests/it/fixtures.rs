@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use portal_proto::api::log::{ConsistencyProof, InclusionProof, LogEntry, LogPage};
 use portal_proto::checkpoint::{Checkpoint, sign_checkpoint};
-use portal_proto::crypto::{Signer, encode_base64};
+use portal_proto::crypto::Signer;
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::ids::{ItemId, Lang, NodeId};
 use portal_proto::merkle::{self, Hash};
 use portal_proto::record::*;
 use portal_proto::time::Timestamp;
-use serde_json::json;
 
 pub(crate) const NODE: &str = "bo-y-te";
 pub(crate) const CENTRAL: &str = "chinh-phu";
@@ -124,8 +124,8 @@ pub(crate) fn checkpoint(entries: &[SignedRecord]) -> String {
     sign_checkpoint(&cp, &origin, &key()).unwrap()
 }
 
-/// A log page as `portal-node` serves it (crates/portal-node/src/http.rs `log_page`), with the
-/// entries given as (index, envelope).
+/// A log page as a node serves it (`portal_proto::api::log::LogPage`), with the entries given
+/// as (index, envelope): the indices may be wrong on purpose.
 pub(crate) fn page_json(
     start: u64,
     size: u64,
@@ -133,22 +133,23 @@ pub(crate) fn page_json(
     checkpoint: &str,
     next: Option<String>,
 ) -> Vec<u8> {
-    let mut body = json!({
-        "origin": NODE,
-        "start": start,
-        "size": size,
-        "entries": entries.iter().map(|(i, s)| json!({
-            "index": i, "kid": s.kid(), "record": s.record_base64(), "sig": s.sig_base64()}))
-            .collect::<Vec<_>>(),
-        "checkpoint": checkpoint,
-    });
-    if let Some(next) = next {
-        body["next"] = json!(next);
-    }
-    serde_json::to_vec(&body).unwrap()
+    let page = LogPage {
+        checkpoint: checkpoint.to_owned(),
+        entries: entries.iter().map(|(i, s)| LogEntry::new(*i, s)).collect(),
+        next,
+        origin: NodeId::new(NODE).unwrap(),
+        size,
+        start,
+    };
+    serde_json::to_vec(&page).unwrap()
 }
 
-pub(crate) fn proof_json(names: (&str, &str), values: (u64, u64), proof: &[Hash]) -> Vec<u8> {
-    let hashes: Vec<String> = proof.iter().map(|h| encode_base64(h)).collect();
-    serde_json::to_vec(&json!({names.0: values.0, names.1: values.1, "proof": hashes})).unwrap()
+/// `{"from", "proof", "to"}` as a node serves it.
+pub(crate) fn consistency_json(from: u64, to: u64, proof: &[Hash]) -> Vec<u8> {
+    serde_json::to_vec(&ConsistencyProof::new(from, to, proof)).unwrap()
+}
+
+/// `{"index", "proof", "size"}` as a node serves it.
+pub(crate) fn inclusion_json(index: u64, size: u64, proof: &[Hash]) -> Vec<u8> {
+    serde_json::to_vec(&InclusionProof::new(index, size, proof)).unwrap()
 }

@@ -3,6 +3,7 @@
 //! IPSP/1 documents built with portal-proto.
 
 mod client;
+mod examples;
 mod fetch;
 mod fixtures;
 mod server;

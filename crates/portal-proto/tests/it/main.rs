@@ -1,5 +1,6 @@
 //! Integration tests of portal-proto's public API, data-driven over the vendored third-party data in `testdata/` (copied from the workplace's shared test data; see testdata/README.md).
 
+mod api;
 mod bundle;
 mod checkpoint;
 mod crypto;
