@@ -4,36 +4,20 @@
 //! cosignature). Both are built with portal-proto's Merkle code and served as
 //! `application/json` attachments named `<id>.bundle`.
 
-#![allow(clippy::result_large_err)]
-
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
+use actix_web::HttpRequest;
 use actix_web::web;
-use actix_web::{HttpRequest, HttpResponse};
+use portal_http::{ApiError, ApiResult};
 use portal_proto::bundle::{self, Bundle, KeyHistory, ProvenEntry, Witness};
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::ids::{ItemId, NodeId};
 use portal_proto::merkle::Hash;
-use serde::Deserialize;
-
-use portal_http::ApiError;
 use portal_publisher::Node;
 use portal_publisher::bundle::{CHUNK, Failure, fail, is_key_event, item_indices, serve};
+use serde::Deserialize;
 
 use crate::room::National;
-
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
-    ApiError::new(status, code, message).into()
-}
-
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    ApiError::internal(e).into()
-}
-
-fn not_found(what: String) -> HttpResponse {
-    ApiError::not_found(what).into()
-}
 
 /// `?member=` of the national bundle.
 #[derive(Deserialize)]
@@ -48,50 +32,37 @@ pub(crate) async fn national_item_bundle(
     state: web::Data<National>,
     path: web::Path<String>,
     q: web::Query<MemberQuery>,
-) -> HttpResponse {
+) -> ApiResult {
     state.node.metrics.request();
     let Some(roster) = state.agg().and_then(|agg| agg.roster_envelope()) else {
-        return error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members");
+        return Err(ApiError::not_an_aggregator());
     };
     let Ok(id) = ItemId::new(path.as_str()) else {
-        return not_found(format!("{}: not an item id", path.as_str()));
+        return Err(ApiError::not_found(format!("{}: not an item id", path.as_str())));
     };
     let member = match &q.member {
-        Some(m) => match NodeId::new(m) {
-            Ok(m) => m,
-            Err(e) => {
-                return error(StatusCode::BAD_REQUEST, "invalid-request", format!("member: {e}"));
-            }
-        },
+        Some(m) => NodeId::new(m).map_err(|e| ApiError::invalid_request(format!("member: {e}")))?,
         None => {
-            let holders = match state.node.store.national_item_holders(&id) {
-                Ok(h) => h,
-                Err(e) => return internal(e),
-            };
+            let holders =
+                state.node.store.national_item_holders(&id).map_err(ApiError::internal)?;
             match holders.as_slice() {
-                [] => return not_found(format!("no item {id}")),
+                [] => return Err(ApiError::not_found(format!("no item {id}"))),
                 [(m, _)] => m.clone(),
                 _ => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid-request",
-                        format!("several members hold item {id}: name one with ?member="),
-                    );
+                    return Err(ApiError::invalid_request(format!(
+                        "several members hold item {id}: name one with ?member="
+                    )));
                 }
             }
         }
     };
     let node = Arc::clone(&state.node);
-    let descriptor = match envelope::sign(&state.descriptor(), node.signer()) {
-        Ok(d) => d,
-        Err(e) => return internal(e),
-    };
-    let built = web::block(move || member_bundle(&node, member, id, descriptor, roster)).await;
-    match built {
-        Ok(Ok(b)) => serve(&req, &state, &b),
-        Ok(Err(failure)) => failure.response(),
-        Err(e) => internal(e),
-    }
+    let descriptor =
+        envelope::sign(&state.descriptor(), node.signer()).map_err(ApiError::internal)?;
+    let b = web::block(move || member_bundle(&node, member, id, descriptor, roster))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(serve(&req, &state, &b))
 }
 
 fn member_bundle(

@@ -16,4 +16,4 @@ pub mod search;
 
 pub use aggregate::{Aggregator, MemberError, MemberView};
 pub use national::routes;
-pub use room::{ENDPOINTS, National};
+pub use room::National;

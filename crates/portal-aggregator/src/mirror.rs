@@ -8,23 +8,14 @@
 //! member's keys alone; this is what `portal restore` reads to give a ministry back a lost log
 //! without signing any index again.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
+use portal_http::{ApiError, ApiResult, SHORT, render};
+use portal_proto::api::log::{LogEntry, LogPage, next_url};
+use portal_proto::api::paths;
 use portal_proto::ids::NodeId;
 use serde::Deserialize;
-use serde_json::json;
-
-use portal_http::{ApiError, SHORT, render};
 
 use crate::room::National;
-
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
-    ApiError::new(status, code, message).into()
-}
-
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    ApiError::internal(e).into()
-}
 
 /// Most entries per page (SPEC.md §12), and the default.
 const MAX_LIMIT: u64 = 1000;
@@ -43,54 +34,40 @@ pub(crate) async fn member_log(
     state: web::Data<National>,
     path: web::Path<String>,
     q: web::Query<MirrorQuery>,
-) -> HttpResponse {
+) -> ApiResult {
     state.node.metrics.request();
     if state.agg().is_none() {
-        return error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members");
+        return Err(ApiError::not_an_aggregator());
     }
     let Ok(id) = NodeId::new(path.as_str()) else {
-        return error(StatusCode::NOT_FOUND, "not-found", format!("{path}: not a node id"));
+        return Err(ApiError::not_found(format!("{path}: not a node id")));
     };
     let store = &state.node.store;
-    let cursor = match store.member_cursor(&id) {
-        Ok(c) => c,
-        Err(e) => return internal(e),
-    };
+    let cursor = store.member_cursor(&id).map_err(ApiError::internal)?;
     if cursor.size == 0 && cursor.checkpoint.is_none() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("no log of {id} is stored on this node"),
-        );
+        return Err(ApiError::not_found(format!("no log of {id} is stored on this node")));
     }
     let size = cursor.size;
     let start = q.after.unwrap_or(0).min(size);
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let entries = match store.member_entries(&id, start, limit as usize) {
-        Ok(e) => e,
-        Err(e) => return internal(e),
-    };
+    let entries = store.member_entries(&id, start, limit as usize).map_err(ApiError::internal)?;
     let end = start + entries.len() as u64;
     if end < size && entries.len() < limit as usize {
-        return internal(format!("the stored log of {id} ends at {end}, its cursor says {size}"));
+        let broken = format!("the stored log of {id} ends at {end}, its cursor says {size}");
+        return Err(ApiError::internal(broken));
     }
-    let mut body = json!({
-        "origin": id,
-        "start": start,
-        "size": size,
-        "entries": entries.iter().zip(start..).map(|(s, i)| json!({
-            "index": i, "kid": s.kid(), "record": s.record_base64(), "sig": s.sig_base64()}))
-            .collect::<Vec<_>>(),
+    let endpoint =
+        format!("{}{}", state.node.config.url, paths::expand(paths::MEMBER_LOG, id.as_str()));
+    let page = LogPage {
         // Relayed origins (records reaching this node through an aggregating member) have no
         // checkpoint of their own here: "" then, as for a node without one.
-        "checkpoint": cursor.cosigned.or(cursor.checkpoint).unwrap_or_default(),
-    });
-    if end < size {
-        body["next"] = json!(format!(
-            "{}/api/v1/members/{id}/log?after={end}&limit={limit}",
-            state.node.config.url
-        ));
-    }
-    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
-    state.conditional(&req, "application/json", &r, SHORT)
+        checkpoint: cursor.cosigned.or(cursor.checkpoint).unwrap_or_default(),
+        entries: entries.iter().zip(start..).map(|(s, i)| LogEntry::new(i, s)).collect(),
+        next: (end < size).then(|| next_url(&endpoint, end, limit)),
+        origin: id,
+        size,
+        start,
+    };
+    let r = render(serde_json::to_vec(&page).map_err(ApiError::internal)?, None);
+    Ok(state.conditional(&req, "application/json", &r, SHORT))
 }

@@ -7,9 +7,6 @@
 //! are the member records of the newest receipts (items and withdrawals), so a reader verifies
 //! every entry against its ministry's key, not against this node.
 
-#![allow(clippy::result_large_err)]
-
-use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use portal_proto::envelope::{self, SignedRecord};
@@ -21,81 +18,75 @@ use portal_proto::time::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 
-use portal_http::{ApiError, SHORT, render};
+use portal_http::{ApiError, ApiResult, SHORT, render};
+use portal_proto::api::error::ErrorCode;
+use portal_proto::api::federation::AddMember;
+use portal_proto::api::items::{MemberItemHistory, NationalItem};
+use portal_proto::api::log::{Envelope, NationalLogEntry, NationalLogPage, next_url};
+use portal_proto::api::paths;
 use portal_publisher::http::{self, PAGE};
 
 use crate::aggregate::MemberError;
 use crate::room::National;
 
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
-    ApiError::new(status, code, message).into()
-}
-
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    ApiError::internal(e).into()
-}
-
 /// Register the aggregator's routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/roster", web::get().to(roster))
-        .route("/api/v1/members", web::get().to(members))
-        .route("/api/v1/members/{id}/checkpoint", web::get().to(witness))
-        .route("/api/v1/members/{id}/log", web::get().to(crate::mirror::member_log))
-        .route("/api/v1/incidents", web::get().to(incidents))
-        .route("/api/v1/national/log", web::get().to(national_log))
-        .route("/api/v1/national/items/{id}", web::get().to(national_item))
-        .route(
-            "/api/v1/national/items/{id}/bundle",
-            web::get().to(crate::bundle::national_item_bundle),
-        )
-        .route("/api/v1/national/search", web::get().to(search))
-        .route("/feeds/national/atom", web::get().to(atom_latest))
-        .route("/feeds/national/json", web::get().to(json_latest))
-        .route("/feeds/national/atom/archive/{n}", web::get().to(atom_archive))
-        .route("/feeds/national/json/archive/{n}", web::get().to(json_archive))
-        .route("/api/v1/admin/members", web::post().to(add_member))
-        .route("/api/v1/admin/members", web::get().to(list_members))
-        .route("/api/v1/admin/members/{id}/suspend", web::post().to(suspend_member))
-        .route("/api/v1/admin/members/{id}/activate", web::post().to(activate_member))
-        .route("/api/v1/admin/members/{id}", web::delete().to(remove_member))
+    cfg.route(paths::ROSTER, web::get().to(roster))
+        .route(paths::MEMBERS, web::get().to(members))
+        .route(paths::WITNESS, web::get().to(witness))
+        .route(paths::MEMBER_LOG, web::get().to(crate::mirror::member_log))
+        .route(paths::INCIDENTS, web::get().to(incidents))
+        .route(paths::NATIONAL_LOG, web::get().to(national_log))
+        .route(paths::NATIONAL_ITEM, web::get().to(national_item))
+        .route(paths::NATIONAL_ITEM_BUNDLE, web::get().to(crate::bundle::national_item_bundle))
+        .route(paths::NATIONAL_SEARCH, web::get().to(search))
+        .route(paths::NATIONAL_ATOM, web::get().to(atom_latest))
+        .route(paths::NATIONAL_JSON_FEED, web::get().to(json_latest))
+        .route(paths::NATIONAL_ATOM_ARCHIVE, web::get().to(atom_archive))
+        .route(paths::NATIONAL_JSON_FEED_ARCHIVE, web::get().to(json_archive))
+        .route(paths::ADMIN_MEMBERS, web::post().to(add_member))
+        .route(paths::ADMIN_MEMBERS, web::get().to(list_members))
+        .route(paths::ADMIN_MEMBER_SUSPEND, web::post().to(suspend_member))
+        .route(paths::ADMIN_MEMBER_ACTIVATE, web::post().to(activate_member))
+        .route(paths::ADMIN_MEMBER, web::delete().to(remove_member))
         .service(
-            web::resource("/websub/callback/{member}")
+            web::resource(paths::WEBSUB_CALLBACK)
                 .app_data(web::PayloadConfig::new(portal_proto::limits::MAX_FEED_BYTES))
                 .route(web::get().to(callback_verify))
                 .route(web::post().to(callback_deliver)),
         );
 }
 
-fn no_roster() -> HttpResponse {
-    error(StatusCode::NOT_FOUND, "not-an-aggregator", "this node has no members")
+fn no_roster() -> ApiError {
+    ApiError::not_an_aggregator()
 }
 
-async fn roster(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
+async fn roster(req: HttpRequest, state: web::Data<National>) -> ApiResult {
     match state.agg().and_then(|agg| agg.roster_envelope()) {
         Some(signed) => {
             let r = render(signed.to_json().into_bytes(), None);
-            state.conditional(&req, "application/json", &r, SHORT)
+            Ok(state.conditional(&req, "application/json", &r, SHORT))
         }
-        None => no_roster(),
+        None => Err(no_roster()),
     }
 }
 
 /// Members with their sync health, the last cosigned checkpoint and the lag (public: the
 /// federation health board reads it).
-async fn members(state: web::Data<National>) -> HttpResponse {
+async fn members(state: web::Data<National>) -> ApiResult {
     let Some(agg) = state.agg() else {
-        return no_roster();
+        return Err(no_roster());
     };
     let rows: Vec<_> = agg
         .health()
         .into_iter()
         .map(|(view, health, cosigned)| json!({"member": view, "health": health, "cosigned_checkpoint": cosigned}))
         .collect();
-    HttpResponse::Ok().json(json!({"members": rows}))
+    Ok(HttpResponse::Ok().json(json!({"members": rows})))
 }
 
-fn parse_node_id(raw: &str) -> Result<NodeId, HttpResponse> {
-    NodeId::new(raw).map_err(|e| error(StatusCode::NOT_FOUND, "not-found", format!("{raw}: {e}")))
+fn parse_node_id(raw: &str) -> Result<NodeId, ApiError> {
+    NodeId::new(raw).map_err(|e| ApiError::not_found(format!("{raw}: {e}")))
 }
 
 /// The latest member checkpoint with this node's cosignature (SPEC.md §7, `witness`).
@@ -103,21 +94,14 @@ async fn witness(
     req: HttpRequest,
     state: web::Data<National>,
     path: web::Path<String>,
-) -> HttpResponse {
-    let id = match parse_node_id(&path) {
-        Ok(id) => id,
-        Err(resp) => return resp,
+) -> ApiResult {
+    let id = parse_node_id(&path)?;
+    let cursor = state.node.store.member_cursor(&id).map_err(ApiError::internal)?;
+    let Some(note) = cursor.cosigned else {
+        return Err(ApiError::not_found(format!("no checkpoint of {id} yet")));
     };
-    match state.node.store.member_cursor(&id) {
-        Ok(c) => match c.cosigned {
-            Some(note) => {
-                let r = render(note.into_bytes(), None);
-                state.conditional(&req, "text/plain; charset=utf-8", &r, SHORT)
-            }
-            None => error(StatusCode::NOT_FOUND, "not-found", format!("no checkpoint of {id} yet")),
-        },
-        Err(e) => internal(e),
-    }
+    let r = render(note.into_bytes(), None);
+    Ok(state.conditional(&req, "text/plain; charset=utf-8", &r, SHORT))
 }
 
 #[derive(Deserialize)]
@@ -127,13 +111,15 @@ struct IncidentQuery {
     member: Option<String>,
 }
 
-async fn incidents(state: web::Data<National>, q: web::Query<IncidentQuery>) -> HttpResponse {
+async fn incidents(state: web::Data<National>, q: web::Query<IncidentQuery>) -> ApiResult {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let member = q.member.as_deref();
-    match state.node.store.incidents(q.before, limit, |i| member.is_none_or(|m| i.member == m)) {
-        Ok(list) => HttpResponse::Ok().json(json!({"incidents": list})),
-        Err(e) => internal(e),
-    }
+    let list = state
+        .node
+        .store
+        .incidents(q.before, limit, |i| member.is_none_or(|m| i.member == m))
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(json!({"incidents": list})))
 }
 
 #[derive(Deserialize)]
@@ -163,67 +149,54 @@ async fn national_log(
     req: HttpRequest,
     state: web::Data<National>,
     q: web::Query<LogQuery>,
-) -> HttpResponse {
+) -> ApiResult {
     let store = &state.node.store;
     let size = store.size();
     let start = q.after.unwrap_or(0).min(size);
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = match store.entries(start, limit as usize) {
-        Ok(e) => e,
-        Err(e) => return internal(e),
-    };
+    let entries = store.entries(start, limit as usize).map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(entries.len());
     for (signed, index) in entries.iter().zip(start..) {
-        match acknowledged(&state, signed) {
-            Ok(Some((_, member))) => {
-                out.push(json!({"index": index, "member": member, "receipt": signed}))
-            }
-            Ok(None) => out.push(json!({"index": index, "record": signed})),
-            Err(e) => return internal(e),
-        }
+        out.push(match acknowledged(&state, signed).map_err(ApiError::internal)? {
+            Some((_, member)) => NationalLogEntry::receipt(index, signed, &member),
+            None => NationalLogEntry::own(index, signed),
+        });
     }
     let end = start + entries.len() as u64;
-    let checkpoint = match store.checkpoint() {
-        Ok(c) => c.unwrap_or_default(),
-        Err(e) => return internal(e),
+    let checkpoint = store.checkpoint().map_err(ApiError::internal)?.unwrap_or_default();
+    let endpoint = format!("{}{}", state.node.config.url, paths::NATIONAL_LOG);
+    let page = NationalLogPage {
+        checkpoint,
+        entries: out,
+        next: (end < size).then(|| next_url(&endpoint, end, limit)),
+        origin: state.node.config.id.clone(),
+        size,
+        start,
     };
-    let mut body = json!({"origin": state.node.config.id, "start": start, "size": size,
-                          "entries": out, "checkpoint": checkpoint});
-    if end < size {
-        body["next"] = json!(format!(
-            "{}/api/v1/national/log?after={end}&limit={limit}",
-            state.node.config.url
-        ));
-    }
-    let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
-    state.conditional(&req, "application/json", &r, SHORT)
+    let r = render(serde_json::to_vec(&page).map_err(ApiError::internal)?, None);
+    Ok(state.conditional(&req, "application/json", &r, SHORT))
 }
 
 /// `GET /api/v1/national/items/{id}`: every member's history of that item id (normally one
 /// member), each version and withdrawal as the member signed it.
-async fn national_item(state: web::Data<National>, path: web::Path<String>) -> HttpResponse {
+async fn national_item(state: web::Data<National>, path: web::Path<String>) -> ApiResult {
     let Ok(id) = ItemId::new(path.as_str()) else {
-        return error(StatusCode::NOT_FOUND, "not-found", "not an item id");
+        return Err(ApiError::not_found("not an item id"));
     };
     let store = &state.node.store;
-    let holders = match store.national_item_holders(&id) {
-        Ok(h) => h,
-        Err(e) => return internal(e),
-    };
+    let holders = store.national_item_holders(&id).map_err(ApiError::internal)?;
     if holders.is_empty() {
-        return error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}"));
+        return Err(ApiError::not_found(format!("no item {id}")));
     }
-    let mut out = Vec::new();
+    let mut members = Vec::new();
     for (member, idx) in holders {
-        let get = |i: u64| store.member_entry(&member, i).ok().flatten();
-        let versions: Vec<_> = idx.versions.iter().filter_map(|i| get(*i)).collect();
-        let mut entry = json!({"member": member, "id": id, "versions": versions});
-        if let Some(w) = idx.withdrawal.and_then(get) {
-            entry["withdrawal"] = json!(w);
-        }
-        out.push(entry);
+        let get =
+            |i: u64| store.member_entry(&member, i).ok().flatten().map(|s| Envelope::from(&s));
+        let versions = idx.versions.iter().filter_map(|i| get(*i)).collect();
+        let withdrawal = idx.withdrawal.and_then(get);
+        members.push(MemberItemHistory { id: id.clone(), member, versions, withdrawal });
     }
-    HttpResponse::Ok().json(json!({"id": id, "members": out}))
+    Ok(HttpResponse::Ok().json(NationalItem { id, members }))
 }
 
 /// Filters of the national feeds (`?member=&kind=&category=&language=&since=&until=`).
@@ -249,13 +222,12 @@ impl FeedFilter {
             && self.until.is_none()
     }
 
-    fn bounds(&self) -> Result<(Option<Timestamp>, Option<Timestamp>), HttpResponse> {
+    fn bounds(&self) -> Result<(Option<Timestamp>, Option<Timestamp>), ApiError> {
         let parse = |name: &str, v: &Option<String>| {
             v.as_deref()
                 .map(|s| {
-                    Timestamp::parse(s).map_err(|e| {
-                        error(StatusCode::BAD_REQUEST, "invalid-request", format!("{name}: {e}"))
-                    })
+                    Timestamp::parse(s)
+                        .map_err(|e| ApiError::invalid_request(format!("{name}: {e}")))
                 })
                 .transpose()
         };
@@ -313,7 +285,7 @@ fn national_entries(
     scan: u64,
     limit: usize,
     filter: &FeedFilter,
-) -> Result<(Vec<SignedRecord>, Timestamp), HttpResponse> {
+) -> Result<(Vec<SignedRecord>, Timestamp), ApiError> {
     let (since, until) = filter.bounds()?;
     let store = &state.node.store;
     let floor = before.saturating_sub(scan);
@@ -322,9 +294,10 @@ fn national_entries(
     let mut end = before;
     while end > floor && out.len() < limit {
         let from = end.saturating_sub(256).max(floor);
-        let chunk = store.entries(from, (end - from) as usize).map_err(internal)?;
+        let chunk = store.entries(from, (end - from) as usize).map_err(ApiError::internal)?;
         for signed in chunk.iter().rev() {
-            let Some((member, record)) = acknowledged(state, signed).map_err(internal)? else {
+            let Some((member, record)) = acknowledged(state, signed).map_err(ApiError::internal)?
+            else {
                 continue;
             };
             let Ok(parsed) = envelope::parse_record(record.bytes()) else { continue };
@@ -382,9 +355,9 @@ async fn latest(
     state: web::Data<National>,
     filter: web::Query<FeedFilter>,
     format: &'static str,
-) -> HttpResponse {
+) -> ApiResult {
     if state.agg().is_none() {
-        return no_roster();
+        return Err(no_roster());
     }
     // Only the unfiltered page is kept; filtered pages are rendered per request.
     http::serve_latest(&req, &state, format, filter.is_empty(), |size| {
@@ -398,7 +371,7 @@ async fn atom_latest(
     req: HttpRequest,
     state: web::Data<National>,
     f: web::Query<FeedFilter>,
-) -> HttpResponse {
+) -> ApiResult {
     latest(req, state, f, "national-atom").await
 }
 
@@ -406,7 +379,7 @@ async fn json_latest(
     req: HttpRequest,
     state: web::Data<National>,
     f: web::Query<FeedFilter>,
-) -> HttpResponse {
+) -> ApiResult {
     latest(req, state, f, "national-json").await
 }
 
@@ -415,9 +388,9 @@ async fn archive(
     state: web::Data<National>,
     n: u64,
     format: &'static str,
-) -> HttpResponse {
+) -> ApiResult {
     if state.agg().is_none() {
-        return no_roster();
+        return Err(no_roster());
     }
     http::serve_archive(&req, &state, format, n, |end| {
         let (entries, updated) =
@@ -430,7 +403,7 @@ async fn atom_archive(
     req: HttpRequest,
     state: web::Data<National>,
     n: web::Path<u64>,
-) -> HttpResponse {
+) -> ApiResult {
     archive(req, state, *n, "national-atom").await
 }
 
@@ -438,7 +411,7 @@ async fn json_archive(
     req: HttpRequest,
     state: web::Data<National>,
     n: web::Path<u64>,
-) -> HttpResponse {
+) -> ApiResult {
     archive(req, state, *n, "national-json").await
 }
 
@@ -464,26 +437,23 @@ struct SearchParams {
 
 /// `GET /api/v1/national/search`: ranked full-text search over the members' items; finds
 /// Vietnamese with or without diacritics; snippets are escaped HTML with `<mark>`.
-async fn search(state: web::Data<National>, q: web::Query<SearchParams>) -> HttpResponse {
+async fn search(state: web::Data<National>, q: web::Query<SearchParams>) -> ApiResult {
     let Some(agg) = state.agg() else {
-        return no_roster();
+        return Err(no_roster());
     };
     let Some(index) = agg.search() else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "see the node's log");
+        return Err(ApiError::new(ErrorCode::SearchUnavailable, "see the node's log"));
     };
     let time = |name: &str, v: &Option<String>| {
         v.as_deref()
             .map(|s| {
-                Timestamp::parse(s).map(|t| t.unix() as i64).map_err(|e| {
-                    error(StatusCode::BAD_REQUEST, "invalid-request", format!("{name}: {e}"))
-                })
+                Timestamp::parse(s)
+                    .map(|t| t.unix() as i64)
+                    .map_err(|e| ApiError::invalid_request(format!("{name}: {e}")))
             })
             .transpose()
     };
-    let (from, to) = match (time("from", &q.from), time("to", &q.to)) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(resp), _) | (_, Err(resp)) => return resp,
-    };
+    let (from, to) = (time("from", &q.from)?, time("to", &q.to)?);
     let query = portal_search::SearchQuery {
         text: q.q.chars().take(1000).collect(),
         member: q.member.clone(),
@@ -496,12 +466,10 @@ async fn search(state: web::Data<National>, q: web::Query<SearchParams>) -> Http
         page: q.page,
         per_page: q.per_page,
     };
-    let found = web::block(move || index.index().search(&query)).await;
-    let page = match found {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return internal(e),
-        Err(e) => return internal(e),
-    };
+    let page = web::block(move || index.index().search(&query))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let hits: Vec<_> = page
         .hits
         .iter()
@@ -512,58 +480,39 @@ async fn search(state: web::Data<National>, q: web::Query<SearchParams>) -> Http
         })
         .collect();
     let f = &page.facets;
-    HttpResponse::Ok().json(json!({
+    Ok(HttpResponse::Ok().json(json!({
         "total": page.total, "page": page.page, "per_page": page.per_page, "hits": hits,
         "facets": {"member": f.member, "kind": f.kind, "category": f.category, "language": f.language},
-    }))
+    })))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Operators: the roster
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddMember {
-    url: String,
-    #[serde(default)]
-    pin: Option<String>,
+fn member_error(e: MemberError) -> ApiError {
+    let code = match &e {
+        MemberError::Invalid(_) => ErrorCode::InvalidRequest,
+        MemberError::Fetch(_) => ErrorCode::MemberUnreachable,
+        MemberError::PinMismatch(_) => ErrorCode::PinMismatch,
+        MemberError::NotFound(_) => ErrorCode::NotFound,
+        MemberError::Storage(_) => return ApiError::internal(e),
+    };
+    ApiError::new(code, e.to_string())
 }
 
-fn member_error(e: MemberError) -> HttpResponse {
-    let (status, code) = match &e {
-        MemberError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid-request"),
-        MemberError::Fetch(_) => (StatusCode::BAD_GATEWAY, "member-unreachable"),
-        MemberError::PinMismatch(_) => (StatusCode::CONFLICT, "pin-mismatch"),
-        MemberError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
-        MemberError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-    };
-    error(status, code, e.to_string())
+async fn add_member(req: HttpRequest, state: web::Data<National>, body: Bytes) -> ApiResult {
+    state.authorize(&req)?;
+    let add: AddMember =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let agg = state.agg_or_build().map_err(member_error)?;
+    let view = agg.add(&add.url, add.pin.as_deref()).await.map_err(member_error)?;
+    Ok(HttpResponse::Created().json(view))
 }
 
-async fn add_member(req: HttpRequest, state: web::Data<National>, body: Bytes) -> HttpResponse {
-    if let Err(e) = state.authorize(&req) {
-        return e.into();
-    }
-    let add: AddMember = match serde_json::from_slice(&body) {
-        Ok(a) => a,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "invalid-request", e.to_string()),
-    };
-    let agg = match state.agg_or_build() {
-        Ok(agg) => agg,
-        Err(e) => return member_error(e),
-    };
-    match agg.add(&add.url, add.pin.as_deref()).await {
-        Ok(view) => HttpResponse::Created().json(view),
-        Err(e) => member_error(e),
-    }
-}
-
-async fn list_members(req: HttpRequest, state: web::Data<National>) -> HttpResponse {
-    if let Err(e) = state.authorize(&req) {
-        return e.into();
-    }
+async fn list_members(req: HttpRequest, state: web::Data<National>) -> ApiResult {
+    state.authorize(&req)?;
     let members = state.agg().map(|agg| agg.list()).unwrap_or_default();
-    HttpResponse::Ok().json(json!({"members": members}))
+    Ok(HttpResponse::Ok().json(json!({"members": members})))
 }
 
 async fn set_status(
@@ -571,24 +520,17 @@ async fn set_status(
     state: web::Data<National>,
     id: &str,
     status: MemberStatus,
-) -> HttpResponse {
-    if let Err(e) = state.authorize(&req) {
-        return e.into();
-    }
-    let Some(agg) = state.agg() else {
-        return member_error(MemberError::NotFound(id.to_owned()));
-    };
-    match agg.set_status(id, status) {
-        Ok(view) => HttpResponse::Ok().json(view),
-        Err(e) => member_error(e),
-    }
+) -> ApiResult {
+    state.authorize(&req)?;
+    let agg = state.agg().ok_or_else(|| member_error(MemberError::NotFound(id.to_owned())))?;
+    Ok(HttpResponse::Ok().json(agg.set_status(id, status).map_err(member_error)?))
 }
 
 async fn suspend_member(
     req: HttpRequest,
     state: web::Data<National>,
     path: web::Path<String>,
-) -> HttpResponse {
+) -> ApiResult {
     set_status(req, state, &path, MemberStatus::Suspended).await
 }
 
@@ -596,7 +538,7 @@ async fn activate_member(
     req: HttpRequest,
     state: web::Data<National>,
     path: web::Path<String>,
-) -> HttpResponse {
+) -> ApiResult {
     set_status(req, state, &path, MemberStatus::Active).await
 }
 
@@ -604,17 +546,11 @@ async fn remove_member(
     req: HttpRequest,
     state: web::Data<National>,
     path: web::Path<String>,
-) -> HttpResponse {
-    if let Err(e) = state.authorize(&req) {
-        return e.into();
-    }
-    let Some(agg) = state.agg() else {
-        return member_error(MemberError::NotFound(path.to_string()));
-    };
-    match agg.remove(&path) {
-        Ok(()) => HttpResponse::NoContent().finish(),
-        Err(e) => member_error(e),
-    }
+) -> ApiResult {
+    state.authorize(&req)?;
+    let agg = state.agg().ok_or_else(|| member_error(MemberError::NotFound(path.to_string())))?;
+    agg.remove(&path).map_err(member_error)?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 // ---------------------------------------------------------------------------------------------

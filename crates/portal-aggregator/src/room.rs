@@ -68,12 +68,6 @@ impl National {
         &self.publisher
     }
 
-    /// The endpoints the descriptor declares for this room: [`ENDPOINTS`] once the node has
-    /// members, none before.
-    pub fn endpoints(&self) -> &'static [(&'static str, &'static str)] {
-        if self.agg().is_some() { ENDPOINTS } else { &[] }
-    }
-
     /// Follow the members (and any added later). Call once the server listens: members push
     /// to it.
     pub fn start(&self) {
@@ -96,13 +90,3 @@ impl National {
         self.agg().map(|a| a.render_metrics()).unwrap_or_default()
     }
 }
-
-/// The names of the aggregator's endpoints in the descriptor (SPEC.md §8).
-pub const ENDPOINTS: &[(&str, &str)] = &[
-    ("roster", "/api/v1/roster"),
-    ("witness", "/api/v1/members/{id}/checkpoint"),
-    ("member-log", "/api/v1/members/{id}/log"),
-    ("national-log", "/api/v1/national/log"),
-    ("national-atom", "/feeds/national/atom"),
-    ("national-json-feed", "/feeds/national/json"),
-];

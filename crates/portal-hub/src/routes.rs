@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portal_http::ApiError;
+use portal_proto::api::error::ErrorCode;
+use portal_proto::api::paths;
 use portal_publisher::Publisher;
 
 use crate::{Hub, RequestError, SubscribeForm};
@@ -15,18 +16,17 @@ use crate::{Hub, RequestError, SubscribeForm};
 pub fn routes(cfg: &mut web::ServiceConfig, publisher: web::Data<Publisher>, hub: Arc<Hub>) {
     let hub = web::Data::from(hub);
     cfg.service(
-        web::resource("/websub")
+        web::resource(paths::WEBSUB)
             .app_data(hub.clone())
             .app_data(publisher.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
-                let resp: HttpResponse =
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", e.to_string()).into();
+                let resp: HttpResponse = ApiError::invalid_request(e.to_string()).into();
                 actix_web::error::InternalError::from_response(e, resp).into()
             }))
             .route(web::post().to(websub)),
     )
     .service(
-        web::resource("/api/v1/admin/deliveries")
+        web::resource(paths::ADMIN_DELIVERIES)
             .app_data(hub)
             .app_data(publisher)
             .route(web::get().to(admin_deliveries)),
@@ -42,13 +42,11 @@ async fn websub(
     match hub.request(form.into_inner()) {
         Ok(()) => Ok(HttpResponse::Accepted().finish()),
         Err(RequestError::Invalid { parameter, reason }) => {
-            Err(ApiError::bad_request("invalid-request", format!("{parameter}: {reason}"))
+            Err(ApiError::invalid_request(format!("{parameter}: {reason}"))
                 .with_parameter(parameter))
         }
-        Err(e @ RequestError::Full(_)) => Err(ApiError::unavailable("hub-full", e.to_string())),
-        Err(e @ RequestError::Busy) => {
-            Err(ApiError::unavailable("hub-busy", e.to_string()).with_retry_after(10))
-        }
+        Err(e @ RequestError::Full(_)) => Err(ApiError::new(ErrorCode::HubFull, e.to_string())),
+        Err(e @ RequestError::Busy) => Err(ApiError::new(ErrorCode::HubBusy, e.to_string())),
         Err(e) => Err(ApiError::internal(e)),
     }
 }

@@ -15,10 +15,11 @@ use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::ids::ItemId;
 use portal_store::ItemIndex;
 
-use portal_http::{ApiError, SHORT, render};
+use portal_http::{ApiError, ApiResult, SHORT, render};
+use portal_proto::api::error::ErrorCode;
 
-use crate::room::Publisher;
 use crate::node::Node;
+use crate::room::Publisher;
 
 /// Entries read from the store at a time while scanning a log.
 pub const CHUNK: usize = 1000;
@@ -46,13 +47,12 @@ pub enum Failure {
     Internal(String),
 }
 
-impl Failure {
-    /// The API error for this failure.
-    pub fn response(self) -> HttpResponse {
-        match self {
-            Failure::NotFound(m) => not_found(m),
-            Failure::NotSynced(m) => ApiError::unavailable("not-synced", m).into(),
-            Failure::Internal(m) => ApiError::internal(m).into(),
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> ApiError {
+        match f {
+            Failure::NotFound(m) => ApiError::not_found(m),
+            Failure::NotSynced(m) => ApiError::new(ErrorCode::NotSynced, m),
+            Failure::Internal(m) => ApiError::internal(m),
         }
     }
 }
@@ -60,10 +60,6 @@ impl Failure {
 /// A store failure as a [`Failure`].
 pub fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::Internal(e.to_string())
-}
-
-fn not_found(what: String) -> HttpResponse {
-    ApiError::not_found(what).into()
 }
 
 /// Serve bundle `b` as an attachment named `<item>.bundle`.
@@ -83,22 +79,18 @@ pub async fn item_bundle(
     req: HttpRequest,
     state: web::Data<Publisher>,
     path: web::Path<String>,
-) -> HttpResponse {
+) -> ApiResult {
     state.node.metrics.request();
     let Ok(id) = ItemId::new(path.as_str()) else {
-        return not_found(format!("{}: not an item id", path.as_str()));
+        return Err(ApiError::not_found(format!("{}: not an item id", path.as_str())));
     };
     let node = Arc::clone(&state.node);
-    let descriptor = match envelope::sign(&state.descriptor(), node.signer()) {
-        Ok(d) => d,
-        Err(e) => return ApiError::internal(e).into(),
-    };
-    let built = web::block(move || own_bundle(&node, id, descriptor)).await;
-    match built {
-        Ok(Ok(b)) => serve(&req, &state, &b),
-        Ok(Err(failure)) => failure.response(),
-        Err(e) => ApiError::internal(e).into(),
-    }
+    let descriptor =
+        envelope::sign(&state.descriptor(), node.signer()).map_err(ApiError::internal)?;
+    let b = web::block(move || own_bundle(&node, id, descriptor))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(serve(&req, &state, &b))
 }
 
 fn own_bundle(node: &Node, id: ItemId, descriptor: SignedRecord) -> Result<Bundle, Failure> {

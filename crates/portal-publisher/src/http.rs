@@ -1,19 +1,18 @@
 //! The publisher's HTTP interface (SPEC.md §8): the descriptor, the log API, checkpoints and
 //! proofs, items, feeds and their archives, attachments, and the editor API. Registered by
-//! [`routes`]; the other rooms read the node through [`Publisher`].
-
-// Helpers return a ready `HttpResponse` as their error so handlers can `?`-style return it;
-// it is built once per failing request, so its size does not matter.
-#![allow(clippy::result_large_err)]
+//! [`routes`]; every handler answers with a body type of `portal_proto::api` or the one
+//! [`ApiError`]. The other rooms read the node through [`Publisher`].
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse, Responder};
-use portal_http::{ApiError, IMMUTABLE, SHORT, render};
-use portal_proto::crypto::encode_base64;
+use actix_web::{HttpRequest, HttpResponse};
+use portal_http::{ApiError, ApiResult, IMMUTABLE, SHORT, render};
+use portal_proto::api::error::ErrorCode;
+use portal_proto::api::items::{ItemHistory, Uploaded};
+use portal_proto::api::log::{ConsistencyProof, InclusionProof, LogEntry, LogPage, next_url};
+use portal_proto::api::{federation::NodeHealth, paths};
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::feed::{self, ArchiveLinks, FeedMeta};
 use portal_proto::ids::{Digest, ItemId};
@@ -21,11 +20,10 @@ use portal_proto::merkle;
 use portal_proto::record::Record;
 use portal_proto::time::Timestamp;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::draft::{Draft, WithdrawRequest};
-use crate::room::Publisher;
 use crate::node::{Node, PublishError};
+use crate::room::Publisher;
 
 /// Entries per feed page and per archive (archives cover log ranges of this many indices).
 pub const PAGE: u64 = 100;
@@ -34,33 +32,34 @@ const LOG_DEFAULT: u64 = 100;
 const LOG_MAX: u64 = 1000;
 
 /// Register the publisher's routes (SPEC.md §8: descriptor, log, checkpoint, proofs, items,
-/// feeds, attachments, and the editor API) on an actix `App`; `state` must be in its app data.
+/// feeds, attachments, and the editor API) on an actix `App`; a [`Publisher`] must be in its
+/// app data.
 pub fn routes(cfg: &mut web::ServiceConfig, max_draft: usize, max_attachment: usize) {
-    cfg.route("/.well-known/portal-node", web::get().to(descriptor))
-        .route("/healthz", web::get().to(healthz))
-        .route("/api/v1/log", web::get().to(log))
-        .route("/api/v1/checkpoint", web::get().to(checkpoint))
-        .route("/api/v1/proof/inclusion", web::get().to(inclusion))
-        .route("/api/v1/proof/consistency", web::get().to(consistency))
-        .route("/api/v1/items/{id}", web::get().to(item_json))
-        .route("/api/v1/items/{id}/bundle", web::get().to(crate::bundle::item_bundle))
-        .route("/feeds/atom", web::get().to(atom_latest))
-        .route("/feeds/json", web::get().to(json_latest))
-        .route("/feeds/atom/archive/{n}", web::get().to(atom_archive))
-        .route("/feeds/json/archive/{n}", web::get().to(json_archive))
-        .route("/attachments/{sha256}", web::get().to(attachment))
+    cfg.route(paths::DESCRIPTOR, web::get().to(descriptor))
+        .route(paths::HEALTHZ, web::get().to(healthz))
+        .route(paths::LOG, web::get().to(log))
+        .route(paths::CHECKPOINT, web::get().to(checkpoint))
+        .route(paths::INCLUSION_PROOF, web::get().to(inclusion))
+        .route(paths::CONSISTENCY_PROOF, web::get().to(consistency))
+        .route(paths::ITEM, web::get().to(item_json))
+        .route(paths::ITEM_BUNDLE, web::get().to(crate::bundle::item_bundle))
+        .route(paths::ATOM, web::get().to(atom_latest))
+        .route(paths::JSON_FEED, web::get().to(json_latest))
+        .route(paths::ATOM_ARCHIVE, web::get().to(atom_archive))
+        .route(paths::JSON_FEED_ARCHIVE, web::get().to(json_archive))
+        .route(paths::ATTACHMENT, web::get().to(attachment))
         .service(
-            web::resource("/api/v1/items")
+            web::resource(paths::ITEMS)
                 .app_data(web::PayloadConfig::new(max_draft))
                 .route(web::post().to(publish)),
         )
         .service(
-            web::resource("/api/v1/items/{id}/withdraw")
+            web::resource(paths::ITEM_WITHDRAW)
                 .app_data(web::PayloadConfig::new(max_draft))
                 .route(web::post().to(withdraw)),
         )
         .service(
-            web::resource("/api/v1/attachments")
+            web::resource(paths::UPLOAD)
                 .app_data(web::PayloadConfig::new(max_attachment))
                 .route(web::post().to(upload)),
         );
@@ -69,57 +68,42 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_draft: usize, max_attachment: us
 // ---------------------------------------------------------------------------------------------
 // Errors and helpers
 
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
-    ApiError::new(status, code, message).into()
-}
-
-fn internal(e: impl std::fmt::Display) -> HttpResponse {
-    ApiError::internal(e).into()
-}
-
-fn publish_error(e: PublishError) -> HttpResponse {
+fn publish_error(e: PublishError) -> ApiError {
     match e {
-        PublishError::Invalid(fields) => {
-            ApiError::invalid_fields("invalid-draft", "the draft has invalid fields", fields).into()
-        }
-        PublishError::NotFound(id) => {
-            error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}"))
-        }
-        PublishError::Withdrawn(id) => error(
-            StatusCode::CONFLICT,
-            "withdrawn",
+        PublishError::Invalid(fields) => ApiError::invalid_draft(fields),
+        PublishError::NotFound(id) => ApiError::not_found(format!("no item {id}")),
+        PublishError::Withdrawn(id) => ApiError::new(
+            ErrorCode::Withdrawn,
             format!("item {id} was withdrawn; it cannot change any more"),
         ),
-        PublishError::Refused(reason) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "signing-refused", reason)
-        }
-        other => internal(other),
+        PublishError::Refused(reason) => ApiError::new(ErrorCode::SigningRefused, reason),
+        other => ApiError::internal(other),
     }
 }
 
-fn parse_item_id(raw: &str) -> Result<ItemId, HttpResponse> {
-    ItemId::new(raw).map_err(|e| error(StatusCode::NOT_FOUND, "not-found", e.to_string()))
+fn parse_item_id(raw: &str) -> Result<ItemId, ApiError> {
+    ItemId::new(raw).map_err(|e| ApiError::not_found(e.to_string()))
+}
+
+/// Render `body` as JSON, once.
+fn render_json(body: &impl serde::Serialize) -> Result<portal_http::Rendered, ApiError> {
+    Ok(render(serde_json::to_vec(body).map_err(ApiError::internal)?, None))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Read side
 
-async fn healthz(state: web::Data<Publisher>) -> impl Responder {
-    let refusal = state.node.refusal();
-    let body = json!({"status": if refusal.is_some() { "degraded" } else { "ok" },
-                      "log_size": state.node.store.size(), "signing_refused": refusal});
+async fn healthz(state: web::Data<Publisher>) -> HttpResponse {
+    let body = NodeHealth::new(state.node.store.size(), state.node.refusal());
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }
 
-async fn descriptor(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
+async fn descriptor(req: HttpRequest, state: web::Data<Publisher>) -> ApiResult {
     state.node.metrics.request();
-    match envelope::sign(&state.descriptor(), state.node.signer()) {
-        Ok(signed) => {
-            let r = render(signed.to_json().into_bytes(), None);
-            state.conditional(&req, "application/json", &r, "public, max-age=60")
-        }
-        Err(e) => internal(e),
-    }
+    let signed =
+        envelope::sign(&state.descriptor(), state.node.signer()).map_err(ApiError::internal)?;
+    let r = render(signed.to_json().into_bytes(), None);
+    Ok(state.conditional(&req, "application/json", &r, "public, max-age=60"))
 }
 
 #[derive(Deserialize)]
@@ -128,93 +112,58 @@ struct LogQuery {
     limit: Option<u64>,
 }
 
-async fn log(
-    req: HttpRequest,
-    state: web::Data<Publisher>,
-    q: web::Query<LogQuery>,
-) -> HttpResponse {
+async fn log(req: HttpRequest, state: web::Data<Publisher>, q: web::Query<LogQuery>) -> ApiResult {
     state.node.metrics.request();
     let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(LOG_DEFAULT));
     let store = &state.node.store;
-    let current = match store.checkpoint() {
-        Ok(note) => (after, limit, store.size(), note.unwrap_or_default()),
-        Err(e) => return internal(e),
-    };
+    let note = store.checkpoint().map_err(ApiError::internal)?;
+    let current = (after, limit, store.size(), note.unwrap_or_default());
     let r = match state.log_pages.get(&current) {
         Some(r) => r,
         None => {
-            let body = match log_page(&state.node, after, limit) {
-                Ok(b) => b,
-                Err(e) => return internal(e),
-            };
+            let page = log_page(&state.node, after, limit).map_err(ApiError::internal)?;
             // Keyed by what the page embeds, which a commit since `current` may have moved.
-            let key = (
-                after,
-                limit,
-                body["size"].as_u64().unwrap_or_default(),
-                body["checkpoint"].as_str().unwrap_or_default().to_owned(),
-            );
-            let r = Arc::new(render(serde_json::to_vec(&body).unwrap_or_default(), None));
+            let key = (after, limit, page.size, page.checkpoint.clone());
+            let r = Arc::new(render_json(&page)?);
             state.log_pages.put(key, Arc::clone(&r), |_| false);
             r
         }
     };
     // Entries never change, but the embedded checkpoint does: a short max-age for every page.
-    state.conditional(&req, "application/json", &r, SHORT)
+    Ok(state.conditional(&req, "application/json", &r, SHORT))
 }
 
-/// A log page (SPEC.md §8, `log`): entries from `after` (clamped to the size), at most `limit`
-/// (clamped to 1–1000), with the latest checkpoint. Also the body of WebSub deliveries.
-pub fn log_page(
-    node: &Node,
-    after: u64,
-    limit: u64,
-) -> Result<serde_json::Value, portal_store::StoreError> {
+/// A log page (SPEC.md §8.1, `log-page`): entries from `after` (clamped to the size), at most
+/// `limit` (clamped to 1–1000), with the latest checkpoint. Also the body of WebSub deliveries.
+pub fn log_page(node: &Node, after: u64, limit: u64) -> Result<LogPage, portal_store::StoreError> {
     let store = &node.store;
     let size = store.size();
     let start = after.min(size);
     let limit = limit.clamp(1, LOG_MAX);
     let entries = store.entries(start, limit as usize)?;
     let checkpoint = store.checkpoint()?.unwrap_or_default();
+    let entries: Vec<LogEntry> =
+        entries.iter().zip(start..).map(|(s, i)| LogEntry::new(i, s)).collect();
     let end = start + entries.len() as u64;
-    let mut body = json!({
-        "origin": node.config.id,
-        "start": start,
-        "size": size,
-        "entries": entries.iter().zip(start..).map(|(s, i)| json!({
-            "index": i, "kid": s.kid(), "record": s.record_base64(), "sig": s.sig_base64()})).collect::<Vec<_>>(),
-        "checkpoint": checkpoint,
-    });
-    if end < size {
-        body["next"] = json!(format!("{}/api/v1/log?after={end}&limit={limit}", node.config.url));
-    }
-    Ok(body)
+    let next =
+        (end < size).then(|| next_url(&format!("{}{}", node.config.url, paths::LOG), end, limit));
+    Ok(LogPage { checkpoint, entries, next, origin: node.config.id.clone(), size, start })
 }
 
-async fn checkpoint(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
+async fn checkpoint(req: HttpRequest, state: web::Data<Publisher>) -> ApiResult {
     state.node.metrics.request();
-    match state.node.store.checkpoint() {
-        Ok(Some(note)) => {
+    match state.node.store.checkpoint().map_err(ApiError::internal)? {
+        Some(note) => {
             let r = render(note.into_bytes(), None);
-            state.conditional(&req, "text/plain; charset=utf-8", &r, SHORT)
+            Ok(state.conditional(&req, "text/plain; charset=utf-8", &r, SHORT))
         }
-        Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "no-checkpoint", "no checkpoint yet"),
-        Err(e) => internal(e),
+        None => Err(ApiError::new(ErrorCode::NoCheckpoint, "no checkpoint yet")),
     }
 }
 
 /// A proof between fixed sizes never changes: immutable.
-fn proof_response(
-    proof: Result<Vec<merkle::Hash>, merkle::MerkleError>,
-    mut body: serde_json::Value,
-) -> HttpResponse {
-    match proof {
-        Ok(proof) => {
-            body["proof"] = json!(proof.iter().map(|h| encode_base64(h)).collect::<Vec<_>>());
-            HttpResponse::Ok().insert_header((header::CACHE_CONTROL, IMMUTABLE)).json(body)
-        }
-        Err(e) => internal(e),
-    }
+fn proof_response(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, IMMUTABLE)).json(body)
 }
 
 #[derive(Deserialize)]
@@ -223,21 +172,17 @@ struct InclusionQuery {
     size: Option<u64>,
 }
 
-async fn inclusion(state: web::Data<Publisher>, q: web::Query<InclusionQuery>) -> HttpResponse {
+async fn inclusion(state: web::Data<Publisher>, q: web::Query<InclusionQuery>) -> ApiResult {
     state.node.metrics.request();
     let store = &state.node.store;
     let size = q.size.unwrap_or_else(|| store.size());
     if size > store.size() || q.index >= size {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "out-of-range",
-            format!("need index < size <= {}", store.size()),
-        );
+        let message = format!("need index < size <= {}", store.size());
+        return Err(ApiError::new(ErrorCode::OutOfRange, message));
     }
-    proof_response(
-        merkle::inclusion_proof(store.as_ref(), q.index, size),
-        json!({"index": q.index, "size": size}),
-    )
+    let proof =
+        merkle::inclusion_proof(store.as_ref(), q.index, size).map_err(ApiError::internal)?;
+    Ok(proof_response(InclusionProof::new(q.index, size, &proof)))
 }
 
 #[derive(Deserialize)]
@@ -246,47 +191,33 @@ struct ConsistencyQuery {
     to: Option<u64>,
 }
 
-async fn consistency(state: web::Data<Publisher>, q: web::Query<ConsistencyQuery>) -> HttpResponse {
+async fn consistency(state: web::Data<Publisher>, q: web::Query<ConsistencyQuery>) -> ApiResult {
     state.node.metrics.request();
     let store = &state.node.store;
     let to = q.to.unwrap_or_else(|| store.size());
     if q.from == 0 || q.from > to || to > store.size() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "out-of-range",
-            format!("need 0 < from <= to <= {}", store.size()),
-        );
+        let message = format!("need 0 < from <= to <= {}", store.size());
+        return Err(ApiError::new(ErrorCode::OutOfRange, message));
     }
-    proof_response(
-        merkle::consistency_proof(store.as_ref(), q.from, to),
-        json!({"from": q.from, "to": to}),
-    )
+    let proof =
+        merkle::consistency_proof(store.as_ref(), q.from, to).map_err(ApiError::internal)?;
+    Ok(proof_response(ConsistencyProof::new(q.from, to, &proof)))
 }
 
 /// An item's versions, oldest first, and its withdrawal.
 type History = (Vec<SignedRecord>, Option<SignedRecord>);
 
 /// All versions (and the withdrawal) of an item.
-fn item_history(node: &Node, id: &ItemId) -> Result<Option<History>, HttpResponse> {
-    let Some(idx) = node.store.item(id).map_err(internal)? else { return Ok(None) };
-    let mut versions = Vec::with_capacity(idx.versions.len());
-    for i in idx.versions {
-        versions.push(
-            node.store
-                .entry(i)
-                .map_err(internal)?
-                .ok_or_else(|| internal(format!("entry {i} missing")))?,
-        );
-    }
-    let withdrawal = match idx.withdrawal {
-        Some(i) => Some(
-            node.store
-                .entry(i)
-                .map_err(internal)?
-                .ok_or_else(|| internal(format!("entry {i} missing")))?,
-        ),
-        None => None,
+fn item_history(node: &Node, id: &ItemId) -> Result<Option<History>, ApiError> {
+    let Some(idx) = node.store.item(id).map_err(ApiError::internal)? else { return Ok(None) };
+    let entry = |i: u64| {
+        node.store
+            .entry(i)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("entry {i} missing")))
     };
+    let versions = idx.versions.into_iter().map(entry).collect::<Result<Vec<_>, _>>()?;
+    let withdrawal = idx.withdrawal.map(entry).transpose()?;
     Ok(Some((versions, withdrawal)))
 }
 
@@ -294,43 +225,28 @@ async fn item_json(
     req: HttpRequest,
     state: web::Data<Publisher>,
     path: web::Path<String>,
-) -> HttpResponse {
+) -> ApiResult {
     state.node.metrics.request();
-    let id = match parse_item_id(&path) {
-        Ok(id) => id,
-        Err(resp) => return resp,
+    let id = parse_item_id(&path)?;
+    let Some((versions, withdrawal)) = item_history(&state.node, &id)? else {
+        return Err(ApiError::not_found(format!("no item {id}")));
     };
-    match item_history(&state.node, &id) {
-        Ok(Some((versions, withdrawal))) => {
-            let mut body = json!({"id": id, "versions": versions});
-            if let Some(w) = withdrawal {
-                body["withdrawal"] = json!(w);
-            }
-            let r = render(serde_json::to_vec(&body).unwrap_or_default(), None);
-            state.conditional(&req, "application/json", &r, SHORT)
-        }
-        Ok(None) => error(StatusCode::NOT_FOUND, "not-found", format!("no item {id}")),
-        Err(resp) => resp,
-    }
+    let r = render_json(&ItemHistory::new(id, &versions, withdrawal.as_ref()))?;
+    Ok(state.conditional(&req, "application/json", &r, SHORT))
 }
 
-async fn attachment(state: web::Data<Publisher>, path: web::Path<String>) -> HttpResponse {
+async fn attachment(state: web::Data<Publisher>, path: web::Path<String>) -> ApiResult {
     state.node.metrics.request();
     let Ok(digest) = Digest::new(path.as_str()) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "attachments are addressed by SHA-256 (64 hex)",
-        );
+        return Err(ApiError::not_found("attachments are addressed by SHA-256 (64 hex)"));
     };
-    match state.node.store.blob(&digest) {
-        Ok(Some(bytes)) => HttpResponse::Ok()
+    match state.node.store.blob(&digest).map_err(ApiError::internal)? {
+        Some(bytes) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
             .insert_header((header::ETAG, format!("\"{}\"", digest.as_str())))
             .insert_header((header::CACHE_CONTROL, IMMUTABLE))
-            .body(bytes),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not-found", "no such attachment"),
-        Err(e) => internal(e),
+            .body(bytes)),
+        None => Err(ApiError::not_found("no such attachment")),
     }
 }
 
@@ -416,28 +332,23 @@ pub fn serve_latest(
     state: &Publisher,
     format: &'static str,
     cache: bool,
-    build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), HttpResponse>,
-) -> HttpResponse {
+    build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), ApiError>,
+) -> ApiResult {
     state.node.metrics.request();
     let size = state.node.store.size();
     let rendered = match state.latest.get(&(format, size)).filter(|_| cache) {
         Some(r) => r,
         None => {
-            let (entries, meta) = match build(size) {
-                Ok(x) => x,
-                Err(resp) => return resp,
-            };
-            let r = match encode(format, &meta, &entries) {
-                Ok(body) => Arc::new(render(body, Some(meta.updated))),
-                Err(e) => return internal(e),
-            };
+            let (entries, meta) = build(size)?;
+            let body = encode(format, &meta, &entries).map_err(ApiError::internal)?;
+            let r = Arc::new(render(body, Some(meta.updated)));
             if cache {
                 state.latest.put((format, size), Arc::clone(&r), |(f, _)| *f == format);
             }
             r
         }
     };
-    state.conditional(req, content_type(format), &rendered, SHORT)
+    Ok(state.conditional(req, content_type(format), &rendered, SHORT))
 }
 
 /// Serve archive `n` of feed `format` (log indices `[100·n, 100·n + 100)`): 404 until it is
@@ -447,57 +358,47 @@ pub fn serve_archive(
     state: &Publisher,
     format: &'static str,
     n: u64,
-    build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), HttpResponse>,
-) -> HttpResponse {
+    build: impl FnOnce(u64) -> Result<(Vec<SignedRecord>, FeedMeta), ApiError>,
+) -> ApiResult {
     state.node.metrics.request();
     let Some(end) = n.checked_mul(PAGE).and_then(|s| s.checked_add(PAGE)) else {
-        return error(StatusCode::NOT_FOUND, "not-found", "no such archive");
+        return Err(ApiError::not_found("no such archive"));
     };
     if end > state.node.store.size() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("archive {n} is not complete yet; see the latest page"),
-        );
+        return Err(ApiError::not_found(format!(
+            "archive {n} is not complete yet; see the latest page"
+        )));
     }
     let rendered = match state.archives.get(&(format, n)) {
         Some(r) => r,
         None => {
-            let (entries, meta) = match build(end) {
-                Ok(x) => x,
-                Err(resp) => return resp,
-            };
-            let r = match encode(format, &meta, &entries) {
-                Ok(body) => Arc::new(render(body, Some(meta.updated))),
-                Err(e) => return internal(e),
-            };
+            let (entries, meta) = build(end)?;
+            let body = encode(format, &meta, &entries).map_err(ApiError::internal)?;
+            let r = Arc::new(render(body, Some(meta.updated)));
             state.archives.put((format, n), Arc::clone(&r), |_| false);
             r
         }
     };
-    state.conditional(req, content_type(format), &rendered, IMMUTABLE)
+    Ok(state.conditional(req, content_type(format), &rendered, IMMUTABLE))
 }
 
-async fn latest(
-    req: HttpRequest,
-    state: web::Data<Publisher>,
-    format: &'static str,
-) -> HttpResponse {
+async fn latest(req: HttpRequest, state: web::Data<Publisher>, format: &'static str) -> ApiResult {
     serve_latest(&req, &state, format, true, |size| {
         let mut updated = Timestamp::EPOCH;
         let keep =
             |s: &SignedRecord| feed_entry_time(s).map(|t| updated = updated.max(t)).is_some();
-        let entries = state.node.store.entries_rev(size, PAGE as usize, keep).map_err(internal)?;
+        let entries =
+            state.node.store.entries_rev(size, PAGE as usize, keep).map_err(ApiError::internal)?;
         let entries = entries.into_iter().map(|(_, s)| s).collect();
         Ok((entries, feed_meta(&state.node, format, None, updated)))
     })
 }
 
-async fn atom_latest(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
+async fn atom_latest(req: HttpRequest, state: web::Data<Publisher>) -> ApiResult {
     latest(req, state, "atom").await
 }
 
-async fn json_latest(req: HttpRequest, state: web::Data<Publisher>) -> HttpResponse {
+async fn json_latest(req: HttpRequest, state: web::Data<Publisher>) -> ApiResult {
     latest(req, state, "json").await
 }
 
@@ -506,10 +407,13 @@ async fn archive(
     state: web::Data<Publisher>,
     n: u64,
     format: &'static str,
-) -> HttpResponse {
+) -> ApiResult {
     serve_archive(&req, &state, format, n, |end| {
-        let entries =
-            state.node.store.entries_rev(end, PAGE as usize, |_| true).map_err(internal)?;
+        let entries = state
+            .node
+            .store
+            .entries_rev(end, PAGE as usize, |_| true)
+            .map_err(ApiError::internal)?;
         let (entries, updated) = feed_entries(entries.into_iter().map(|(_, s)| s));
         Ok((entries, feed_meta(&state.node, format, Some(n), updated)))
     })
@@ -519,7 +423,7 @@ async fn atom_archive(
     req: HttpRequest,
     state: web::Data<Publisher>,
     n: web::Path<u64>,
-) -> HttpResponse {
+) -> ApiResult {
     archive(req, state, *n, "atom").await
 }
 
@@ -527,33 +431,21 @@ async fn json_archive(
     req: HttpRequest,
     state: web::Data<Publisher>,
     n: web::Path<u64>,
-) -> HttpResponse {
+) -> ApiResult {
     archive(req, state, *n, "json").await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Editor API
 
-async fn publish(req: HttpRequest, state: web::Data<Publisher>, body: Bytes) -> HttpResponse {
-    if let Err(e) = state.authorize(&req) {
-        return e.into();
-    }
-    let draft = match Draft::from_json(&body) {
-        Ok(d) => d,
-        Err(fields) => return publish_error(PublishError::Invalid(fields)),
-    };
-    match state.node.publish(draft).await {
-        Ok(p) => {
-            tracing::info!(id = %p.id, version = p.version, log_index = p.log_index, "published");
-            HttpResponse::Created()
-                .insert_header((
-                    header::LOCATION,
-                    format!("{}/items/{}", state.node.config.url, p.id),
-                ))
-                .json(p)
-        }
-        Err(e) => publish_error(e),
-    }
+async fn publish(req: HttpRequest, state: web::Data<Publisher>, body: Bytes) -> ApiResult {
+    state.authorize(&req)?;
+    let draft = Draft::from_json(&body).map_err(ApiError::invalid_draft)?;
+    let p = state.node.publish(draft).await.map_err(publish_error)?;
+    tracing::info!(id = %p.id, version = p.version, log_index = p.log_index, "published");
+    let location =
+        format!("{}{}", state.node.config.url, paths::expand(paths::ITEM_PAGE, p.id.as_str()));
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(p))
 }
 
 async fn withdraw(
@@ -561,48 +453,28 @@ async fn withdraw(
     state: web::Data<Publisher>,
     path: web::Path<String>,
     body: Bytes,
-) -> HttpResponse {
-    if let Err(e) = state.authorize(&req) {
-        return e.into();
-    }
-    let id = match parse_item_id(&path) {
-        Ok(id) => id,
-        Err(resp) => return resp,
-    };
-    let request: WithdrawRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return publish_error(PublishError::Invalid(vec![
-                portal_proto::record::FieldError::new("$", e.to_string()),
-            ]));
-        }
-    };
-    match state.node.withdraw(id, request).await {
-        Ok(p) => {
-            tracing::info!(id = %p.id, log_index = p.log_index, "withdrawn");
-            HttpResponse::Ok().json(p)
-        }
-        Err(e) => publish_error(e),
-    }
+) -> ApiResult {
+    state.authorize(&req)?;
+    let id = parse_item_id(&path)?;
+    let request = WithdrawRequest::from_json(&body).map_err(ApiError::invalid_draft)?;
+    let p = state.node.withdraw(id, request).await.map_err(publish_error)?;
+    tracing::info!(id = %p.id, log_index = p.log_index, "withdrawn");
+    Ok(HttpResponse::Ok().json(p))
 }
 
-async fn upload(req: HttpRequest, state: web::Data<Publisher>, body: Bytes) -> HttpResponse {
-    if let Err(e) = state.authorize(&req) {
-        return e.into();
-    }
+async fn upload(req: HttpRequest, state: web::Data<Publisher>, body: Bytes) -> ApiResult {
+    state.authorize(&req)?;
     if body.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "empty", "the attachment is empty");
+        return Err(ApiError::new(ErrorCode::Empty, "the attachment is empty"));
     }
     let store = Arc::clone(&state.node.store);
-    let len = body.len();
-    match web::block(move || store.put_blob(&body)).await {
-        Ok(Ok(digest)) => HttpResponse::Created()
-            .insert_header((
-                header::LOCATION,
-                format!("{}/attachments/{}", state.node.config.url, digest),
-            ))
-            .json(json!({"sha256": digest, "size": len})),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(e),
-    }
+    let size = body.len() as u64;
+    let sha256 = web::block(move || store.put_blob(&body))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let location = format!("{}/attachments/{}", state.node.config.url, sha256);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(Uploaded { sha256, size }))
 }

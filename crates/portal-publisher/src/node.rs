@@ -42,15 +42,7 @@ use crate::metrics::Metrics;
 const MAX_BATCH: usize = 256;
 
 /// What a successful publish or withdrawal returns.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Published {
-    /// The item.
-    pub id: ItemId,
-    /// Its version (for a withdrawal: the version withdrawn).
-    pub version: u64,
-    /// The log index of the new entry.
-    pub log_index: u64,
-}
+pub use portal_proto::api::items::Published;
 
 /// Why a publish or withdrawal was refused. Nothing was written.
 #[derive(Debug, thiserror::Error)]

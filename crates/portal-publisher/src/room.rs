@@ -7,6 +7,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use portal_http::{ApiError, RenderCache, Rendered, Tokens};
+use portal_proto::api::paths;
 use portal_proto::record::{Descriptor, RecordType};
 
 use crate::node::{Node, now};
@@ -27,9 +28,9 @@ const LATEST_CACHE: usize = 8;
 /// heartbeat) makes a new key, and the stale page ages out.
 type LogPageKey = (u64, u64, u64, String);
 
-/// The endpoints a descriptor declares beyond the publisher's own (the aggregator's, when the
-/// node has members), asked each time a descriptor is signed.
-pub type ExtraEndpoints = Box<dyn Fn() -> &'static [(&'static str, &'static str)] + Send + Sync>;
+/// Whether the node serves the aggregator's endpoints (it has members), asked each time a
+/// descriptor is signed: the descriptor then declares them too.
+pub type IsAggregator = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// The publisher's room: the node, the editors' tokens, and its rendered feeds and log pages.
 /// Every other room reads the node through it.
@@ -47,8 +48,8 @@ pub struct Publisher {
     /// readers walking the same log (mirrors, verifiers, a restore) are served the same bytes
     /// and gzip without the node encoding and compressing each page again.
     pub(crate) log_pages: RenderCache<LogPageKey>,
-    /// The other rooms' endpoints for the descriptor.
-    extra_endpoints: ExtraEndpoints,
+    /// Whether the descriptor declares the aggregator's endpoints.
+    is_aggregator: IsAggregator,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -59,12 +60,8 @@ impl std::fmt::Debug for Publisher {
 
 impl Publisher {
     /// The room for `node`, accepting the editors' admin token and `extra_tokens` (the local
-    /// CLI token); `extra_endpoints` names the other rooms' endpoints in the descriptor.
-    pub fn new(
-        node: Arc<Node>,
-        extra_tokens: &[String],
-        extra_endpoints: ExtraEndpoints,
-    ) -> Publisher {
+    /// CLI token); `is_aggregator` says whether the descriptor declares the aggregator's endpoints.
+    pub fn new(node: Arc<Node>, extra_tokens: &[String], is_aggregator: IsAggregator) -> Publisher {
         let mut tokens = Tokens::from_digests([node.config.admin_token_sha256.clone()]);
         for t in extra_tokens {
             tokens.accept(t);
@@ -75,7 +72,7 @@ impl Publisher {
             latest: RenderCache::new(LATEST_CACHE),
             archives: RenderCache::new(ARCHIVE_CACHE),
             log_pages: RenderCache::new(LOG_PAGE_CACHE),
-            extra_endpoints,
+            is_aggregator,
         }
     }
 
@@ -106,27 +103,15 @@ impl Publisher {
 
     /// The node's descriptor record, as signed now.
     pub fn descriptor(&self) -> Descriptor {
-        descriptor_record(&self.node, (self.extra_endpoints)())
+        descriptor_record(&self.node, (self.is_aggregator)())
     }
 }
 
-/// The descriptor record of `node` declaring its own endpoints and `extra` (SPEC.md §5).
-pub fn descriptor_record(node: &Node, extra: &[(&'static str, &'static str)]) -> Descriptor {
+/// The descriptor record of `node` (SPEC.md §5), declaring every endpoint of a node and, for
+/// an aggregator, the aggregator's too.
+pub fn descriptor_record(node: &Node, aggregator: bool) -> Descriptor {
     let base = &node.config.url;
-    let endpoints = [
-        ("atom", "/feeds/atom"),
-        ("checkpoint", "/api/v1/checkpoint"),
-        ("consistency-proof", "/api/v1/proof/consistency"),
-        ("inclusion-proof", "/api/v1/proof/inclusion"),
-        ("items", "/api/v1/items"),
-        ("json-feed", "/feeds/json"),
-        ("log", "/api/v1/log"),
-        ("websub-hub", "/websub"),
-    ]
-    .into_iter()
-    .chain(extra.iter().copied())
-    .map(|(k, v)| (k.to_owned(), format!("{base}{v}")))
-    .collect();
+    let endpoints = paths::descriptor_endpoints(base, aggregator);
     Descriptor {
         ipsp: 1,
         record_type: RecordType::Descriptor,
@@ -140,4 +125,3 @@ pub fn descriptor_record(node: &Node, extra: &[(&'static str, &'static str)]) ->
         time: now(),
     }
 }
-

@@ -35,11 +35,11 @@ impl Rooms {
         // The descriptor declares the aggregator's endpoints once the node has members; the
         // publisher asks the aggregator's room, built after it, through this slot.
         let slot: Arc<OnceLock<Arc<National>>> = Arc::new(OnceLock::new());
-        let endpoints = Arc::clone(&slot);
+        let national_slot = Arc::clone(&slot);
         let publisher = Arc::new(Publisher::new(
             Arc::clone(&node),
             extra_tokens,
-            Box::new(move || endpoints.get().map_or(&[], |n| n.endpoints())),
+            Box::new(move || national_slot.get().is_some_and(|n| n.agg().is_some())),
         ));
         let national =
             Arc::new(National::new(Arc::clone(&publisher)).map_err(std::io::Error::other)?);
@@ -57,7 +57,7 @@ pub fn app(cfg: &mut web::ServiceConfig, rooms: &Rooms) {
     cfg.app_data(publisher.clone())
         .app_data(national)
         .app_data(web::Data::from(Arc::clone(&rooms.hub)))
-        .route("/metrics", web::get().to(metrics));
+        .route(portal_proto::api::paths::METRICS, web::get().to(metrics));
     portal_publisher::http::routes(cfg, config.max_draft_bytes, config.max_attachment_bytes);
     portal_aggregator::routes(cfg);
     portal_web::routes(cfg);
