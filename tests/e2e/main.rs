@@ -1,6 +1,7 @@
 //! End-to-end tests: the protocol contract in `proto-spec/` against the code, and (as the
 //! node and aggregator land) whole federations over 127.0.0.1.
 
+mod architecture;
 mod boundaries;
 mod browser;
 mod bundle;
