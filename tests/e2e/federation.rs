@@ -224,7 +224,11 @@ async fn a_central_node_follows_three_ministries_and_catches_what_goes_wrong() {
         "{plain}"
     );
     assert_eq!(plain["facets"]["member"][0][0], "bo-y-te", "{plain}");
-    assert_eq!(search("lich thi").await["hits"][0]["member"], "bo-giao-duc");
+    // Each member syncs on its own schedule: wait for the second member's item too.
+    eventually("search finds the other ministry's item", || async {
+        search("lich thi").await["hits"][0]["member"] == "bo-giao-duc"
+    })
+    .await;
 
     // ---- a withdrawal becomes a tombstone with its explanation, never dropped
     let id = a["id"].as_str().expect("id");

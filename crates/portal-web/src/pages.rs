@@ -12,7 +12,7 @@ use crate::chrome::internal;
 use crate::chrome::{Chrome, LangChoice, href, query_pairs, send};
 use crate::data::{self, Card, Filter, History, Listing, Names};
 use crate::diff::{self, FieldDiff};
-use crate::i18n::Ui;
+use crate::i18n::{Strings, Ui};
 use portal_aggregator::National;
 use portal_publisher::node::now;
 
@@ -603,47 +603,17 @@ fn render_item(
         Some(m) => (names.name(m.as_str()), Some(format!("/ministries/{m}"))),
         None => (data::own_name(state, ui), None),
     };
-    let withdrawal = h.withdrawal.as_ref().map(|(_, w)| WithdrawalView {
-        heading: match w.state {
-            WithdrawalState::Withdrawn => t.state_withdrawn,
-            WithdrawalState::Redirected => t.state_redirected,
-            WithdrawalState::Gone => t.state_gone,
-        },
-        explanation: w.explanation.clone(),
-        time: data::when(w.time, ui),
-        datetime: w.time.to_string(),
-        redirect: w
-            .redirect
-            .clone()
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-    });
+    let withdrawal = h.withdrawal.as_ref().map(|(_, w)| withdrawal_view(w, t, ui));
     let status = match h.withdrawal.as_ref().map(|(_, w)| w.state) {
         Some(WithdrawalState::Gone) => StatusCode::GONE,
         _ => StatusCode::OK,
     };
-    let legal = shown.item.legal.as_ref().map(|l| LegalView {
-        number: l.number.clone(),
-        issuer: l.issuer.clone(),
-        signer: l.signer.clone(),
-        issued: data::date(&l.issued.to_string(), ui),
-        effective: data::date(&l.effective.to_string(), ui),
-        expires: l.expires.map(|d| data::date(&d.to_string(), ui)),
-    });
+    let legal = shown.item.legal.as_ref().map(|l| legal_view(l, ui));
     let attachment_base = match &h.member {
         Some(m) => names.url(m.as_str()).unwrap_or_default().to_owned(),
         None => String::new(),
     };
-    let attachments = shown
-        .item
-        .attachments
-        .iter()
-        .map(|a| AttachmentView {
-            name: a.name.clone(),
-            href: format!("{attachment_base}/attachments/{}", a.sha256),
-            media_type: a.media_type.clone(),
-            size: human_size(a.size),
-        })
-        .collect();
+    let attachments = attachment_views(&shown.item, &attachment_base);
     let log_index = shown.item.log_index;
     let facts = checkpoint.and_then(data::note_facts).filter(|f| f.size > log_index);
     let provenance = Provenance {
@@ -666,35 +636,7 @@ fn render_item(
             None => format!("/api/v1/items/{id}/bundle"),
         },
     };
-    let history = h
-        .versions
-        .iter()
-        .map(|v| {
-            let n = v.item.version;
-            let (note, change) = match &v.item.update {
-                Some(u) => (
-                    u.note.clone(),
-                    match u.update_type {
-                        UpdateType::Major => t.major,
-                        UpdateType::Minor => t.minor,
-                    },
-                ),
-                None => (t.first_publication.to_owned(), ""),
-            };
-            let v_s = n.to_string();
-            let d = format!("{}..{n}", n.saturating_sub(1));
-            HistoryRow {
-                version: n,
-                time: data::when(v.item.updated, ui),
-                datetime: v.item.updated.to_string(),
-                note,
-                change,
-                view: item_href(&[("version", &v_s)]),
-                diff: (n > 1).then(|| item_href(&[("diff", &d)])),
-                current: n == shown_no,
-            }
-        })
-        .collect();
+    let history = history_rows(&h, t, ui, shown_no, &item_href);
     let diff = diff_range(pairs).and_then(|(a, b)| {
         let old = h.versions.iter().find(|v| v.item.version == a)?;
         let new = h.versions.iter().find(|v| v.item.version == b)?;
@@ -743,6 +685,90 @@ fn render_item(
         diff_to,
     };
     send(req, state, lang, status, page.render())
+}
+
+/// The withdrawal notice of an item page.
+fn withdrawal_view(w: &portal_proto::record::Withdrawal, t: &Strings, ui: Ui) -> WithdrawalView {
+    WithdrawalView {
+        heading: match w.state {
+            WithdrawalState::Withdrawn => t.state_withdrawn,
+            WithdrawalState::Redirected => t.state_redirected,
+            WithdrawalState::Gone => t.state_gone,
+        },
+        explanation: w.explanation.clone(),
+        time: data::when(w.time, ui),
+        datetime: w.time.to_string(),
+        redirect: w
+            .redirect
+            .clone()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+    }
+}
+
+/// A legal document's number, issuer, signer and dates.
+fn legal_view(l: &portal_proto::record::LegalMeta, ui: Ui) -> LegalView {
+    LegalView {
+        number: l.number.clone(),
+        issuer: l.issuer.clone(),
+        signer: l.signer.clone(),
+        issued: data::date(&l.issued.to_string(), ui),
+        effective: data::date(&l.effective.to_string(), ui),
+        expires: l.expires.map(|d| data::date(&d.to_string(), ui)),
+    }
+}
+
+/// The attachments of a version, linked at `base` (the member's URL on the central).
+fn attachment_views(item: &portal_proto::record::ItemVersion, base: &str) -> Vec<AttachmentView> {
+    item.attachments
+        .iter()
+        .map(|a| AttachmentView {
+            name: a.name.clone(),
+            href: format!("{base}/attachments/{}", a.sha256),
+            media_type: a.media_type.clone(),
+            size: human_size(a.size),
+        })
+        .collect()
+}
+
+/// A link to the item page with extra query pairs (`version`, `diff`).
+type ItemHref<'a> = dyn Fn(&[(&str, &str)]) -> String + 'a;
+
+/// The version history table: one row per version, with its view and diff links.
+fn history_rows(
+    h: &History,
+    t: &Strings,
+    ui: Ui,
+    shown_no: u64,
+    item_href: &ItemHref<'_>,
+) -> Vec<HistoryRow> {
+    h.versions
+        .iter()
+        .map(|v| {
+            let n = v.item.version;
+            let (note, change) = match &v.item.update {
+                Some(u) => (
+                    u.note.clone(),
+                    match u.update_type {
+                        UpdateType::Major => t.major,
+                        UpdateType::Minor => t.minor,
+                    },
+                ),
+                None => (t.first_publication.to_owned(), ""),
+            };
+            let v_s = n.to_string();
+            let d = format!("{}..{n}", n.saturating_sub(1));
+            HistoryRow {
+                version: n,
+                time: data::when(v.item.updated, ui),
+                datetime: v.item.updated.to_string(),
+                note,
+                change,
+                view: item_href(&[("version", &v_s)]),
+                diff: (n > 1).then(|| item_href(&[("diff", &d)])),
+                current: n == shown_no,
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -92,79 +92,14 @@ pub(crate) fn run(opts: Restore) -> Result<()> {
         LogVerifier::new(config.id.clone(), portal_publisher::keys::initial_grants(&history));
     let mut leaves: Vec<Hash> = Vec::new();
     let local = store.size();
-    let mut mirror_note;
-    let mut after = 0u64;
-    let mut mirror_size;
-    loop {
-        let page = rt
-            .block_on(client.log_page(&url, after, opts.page_size))
-            .map_err(|e| anyhow!("fetching the central node's copy at {url}: {e}"))?;
-        if page.origin != config.id {
-            bail!(
-                "refused (wrong-origin): the log at {url} is of {}, this node is {}; nothing written",
-                page.origin,
-                config.id
-            );
-        }
-        mirror_size = page.size;
-        if page.size < after {
-            bail!("the central node's copy shrank to {} entries while being read", page.size);
-        }
-        for (index, signed) in &page.entries {
-            check(&mut verifier, &mut leaves, *index, signed, "the central node's copy")?;
-            if *index < local {
-                let mine = store.entry(*index)?;
-                if mine.as_ref() != Some(signed) {
-                    bail!(
-                        "refused (fork): the central node's entry {index} differs from the one in \
-                         this node's store; nothing written. Keep both as evidence and call the \
-                         federation's operators"
-                    );
-                }
-            }
-            same_as_journal(&journal, *index, signed)?;
-        }
-        mirror_note = page.checkpoint.clone();
-        progress("verified the central node's copy", page.end(), page.size);
-        if page.entries.is_empty() || page.is_up_to_date() {
-            break;
-        }
-        after = page.end();
-    }
+    let mirror = Mirror { rt: &rt, client: &client, url: &url, page_size: opts.page_size };
+    let (mirror_size, mirror_note) =
+        mirror.verify(&config.id, &store, &journal, &mut verifier, &mut leaves)?;
     let sources = Sources { mirror: verifier.next_index(), journal };
     if sources.mirror < mirror_size {
         bail!("the central node's copy ended at {} of {mirror_size} entries", sources.mirror);
     }
-    // Entries the local store has beyond the central's copy (the central was behind).
-    let mut i = verifier.next_index();
-    while i < local {
-        let chunk = store.entries(i, CHUNK as usize)?;
-        if chunk.is_empty() {
-            bail!("this node's store says it holds {local} entries but entry {i} is missing");
-        }
-        for signed in chunk {
-            check(&mut verifier, &mut leaves, i, &signed, "this node's store")?;
-            same_as_journal(&sources.journal, i, &signed)?;
-            i += 1;
-        }
-    }
-    // The last batch the key signed, if it goes further.
-    if let Some((start, entries)) = &sources.journal {
-        let next = verifier.next_index();
-        let end = start + entries.len() as u64;
-        if end > next && *start > next {
-            bail!(
-                "entries {next} to {} are in neither this node's store, the central node's copy \
-                 ({} entries) nor the signing journal (from {start}): nothing written. Another \
-                 copy of the log (a mirror, a backup) is needed",
-                start - 1,
-                sources.mirror
-            );
-        }
-        for (index, signed) in (*start..).zip(entries).skip_while(|(i, _)| *i < next) {
-            check(&mut verifier, &mut leaves, index, signed, "the signing journal")?;
-        }
-    }
+    verify_beyond_mirror(&store, &sources, &mut verifier, &mut leaves, local)?;
     let target = verifier.next_index();
     let current = signer.public_key();
     if !verifier.grants().iter().any(|g| g.public_key == current) {
@@ -186,50 +121,7 @@ pub(crate) fn run(opts: Restore) -> Result<()> {
         checkpoint_for(&dir, &config.id, &signer, &history, &verifier, &leaves, &mirror_note)?;
 
     // Pass 2: write the missing entries exactly as signed.
-    let mut next = local;
-    while next < target {
-        let chunk_end = (next + CHUNK).min(target);
-        let mut chunk: Vec<SignedRecord> = Vec::new();
-        while next + (chunk.len() as u64) < chunk_end {
-            let at = next + chunk.len() as u64;
-            if at < sources.mirror {
-                let want = u32::try_from(chunk_end.min(sources.mirror) - at).unwrap_or(u32::MAX);
-                let page = rt
-                    .block_on(client.log_page(&url, at, want.min(opts.page_size)))
-                    .map_err(|e| anyhow!("fetching the central node's copy at {url}: {e}"))?;
-                if page.entries.is_empty() {
-                    bail!("the central node's copy ended at {at} on the second read");
-                }
-                chunk.extend(page.entries.into_iter().map(|(_, s)| s));
-                chunk.truncate((chunk_end - next) as usize);
-            } else {
-                let (start, entries) =
-                    sources.journal.as_ref().ok_or_else(|| anyhow!("no journal entry {at}"))?;
-                let entry = entries
-                    .get((at - start) as usize)
-                    .ok_or_else(|| anyhow!("no journal entry {at}"))?;
-                chunk.push(entry.clone());
-            }
-        }
-        for (k, s) in chunk.iter().enumerate() {
-            let index = next + k as u64;
-            if s.leaf_hash() != leaves[index as usize] {
-                bail!(
-                    "the central node's entry {index} changed between the two reads; {next} \
-                     entries are stored, all verified. Run portal restore again"
-                );
-            }
-        }
-        let records = chunk
-            .iter()
-            .map(|s| envelope::parse_record(s.bytes()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow!("{e}"))?;
-        let appends: Vec<Append<'_>> =
-            records.iter().zip(&chunk).map(|(record, signed)| Append { record, signed }).collect();
-        next = store.import(&appends).context("writing to the store")?;
-        progress("imported", next, target);
-    }
+    mirror.import(&store, &sources, &leaves, local, target)?;
     store.set_checkpoint(&note).context("storing the checkpoint")?;
     println!(
         "restored entries {local} to {} ({} entries; none signed again) from {base} and the \
@@ -239,6 +131,177 @@ pub(crate) fn run(opts: Restore) -> Result<()> {
         portal_proto::crypto::encode_base64(&verifier.root())
     );
     println!("next: portal serve --data {}", opts.data.display());
+    Ok(())
+}
+
+/// The central node's copy of the log, read through `client`.
+struct Mirror<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    url: &'a Url,
+    page_size: u32,
+}
+
+impl Mirror<'_> {
+    /// Pass 1: verify the whole copy against the node's own keys, and every entry this node
+    /// also holds (store, journal) against it; write nothing. Returns the copy's size and
+    /// checkpoint note.
+    fn verify(
+        &self,
+        origin: &portal_proto::ids::NodeId,
+        store: &Store,
+        journal: &Option<(u64, Vec<SignedRecord>)>,
+        verifier: &mut LogVerifier,
+        leaves: &mut Vec<Hash>,
+    ) -> Result<(u64, String)> {
+        let local = store.size();
+        let mut mirror_note;
+        let mut after = 0u64;
+        let mut mirror_size;
+        loop {
+            let page = self
+                .rt
+                .block_on(self.client.log_page(self.url, after, self.page_size))
+                .map_err(|e| anyhow!("fetching the central node's copy at {}: {e}", self.url))?;
+            if page.origin != *origin {
+                bail!(
+                    "refused (wrong-origin): the log at {} is of {}, this node is {origin}; nothing written",
+                    self.url,
+                    page.origin
+                );
+            }
+            mirror_size = page.size;
+            if page.size < after {
+                bail!("the central node's copy shrank to {} entries while being read", page.size);
+            }
+            for (index, signed) in &page.entries {
+                check(verifier, leaves, *index, signed, "the central node's copy")?;
+                if *index < local {
+                    let mine = store.entry(*index)?;
+                    if mine.as_ref() != Some(signed) {
+                        bail!(
+                            "refused (fork): the central node's entry {index} differs from the one in \
+                             this node's store; nothing written. Keep both as evidence and call the \
+                             federation's operators"
+                        );
+                    }
+                }
+                same_as_journal(journal, *index, signed)?;
+            }
+            mirror_note = page.checkpoint.clone();
+            progress("verified the central node's copy", page.end(), page.size);
+            if page.entries.is_empty() || page.is_up_to_date() {
+                break;
+            }
+            after = page.end();
+        }
+        Ok((mirror_size, mirror_note))
+    }
+
+    /// Pass 2: write entries `[local, target)` exactly as signed, from the copy and the
+    /// journal, checking each against the leaves verified in pass 1.
+    fn import(
+        &self,
+        store: &Store,
+        sources: &Sources,
+        leaves: &[Hash],
+        local: u64,
+        target: u64,
+    ) -> Result<()> {
+        let mut next = local;
+        while next < target {
+            let chunk_end = (next + CHUNK).min(target);
+            let mut chunk: Vec<SignedRecord> = Vec::new();
+            while next + (chunk.len() as u64) < chunk_end {
+                let at = next + chunk.len() as u64;
+                if at < sources.mirror {
+                    let want =
+                        u32::try_from(chunk_end.min(sources.mirror) - at).unwrap_or(u32::MAX);
+                    let page = self
+                        .rt
+                        .block_on(self.client.log_page(self.url, at, want.min(self.page_size)))
+                        .map_err(|e| {
+                            anyhow!("fetching the central node's copy at {}: {e}", self.url)
+                        })?;
+                    if page.entries.is_empty() {
+                        bail!("the central node's copy ended at {at} on the second read");
+                    }
+                    chunk.extend(page.entries.into_iter().map(|(_, s)| s));
+                    chunk.truncate((chunk_end - next) as usize);
+                } else {
+                    let (start, entries) =
+                        sources.journal.as_ref().ok_or_else(|| anyhow!("no journal entry {at}"))?;
+                    let entry = entries
+                        .get((at - start) as usize)
+                        .ok_or_else(|| anyhow!("no journal entry {at}"))?;
+                    chunk.push(entry.clone());
+                }
+            }
+            for (k, s) in chunk.iter().enumerate() {
+                let index = next + k as u64;
+                if s.leaf_hash() != leaves[index as usize] {
+                    bail!(
+                        "the central node's entry {index} changed between the two reads; {next} \
+                         entries are stored, all verified. Run portal restore again"
+                    );
+                }
+            }
+            let records = chunk
+                .iter()
+                .map(|s| envelope::parse_record(s.bytes()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow!("{e}"))?;
+            let appends: Vec<Append<'_>> = records
+                .iter()
+                .zip(&chunk)
+                .map(|(record, signed)| Append { record, signed })
+                .collect();
+            next = store.import(&appends).context("writing to the store")?;
+            progress("imported", next, target);
+        }
+        Ok(())
+    }
+}
+
+/// Verify what this node holds beyond the central's copy: its own store (the central was
+/// behind), then the last batch its key signed, if that goes further.
+fn verify_beyond_mirror(
+    store: &Store,
+    sources: &Sources,
+    verifier: &mut LogVerifier,
+    leaves: &mut Vec<Hash>,
+    local: u64,
+) -> Result<()> {
+    // Entries the local store has beyond the central's copy (the central was behind).
+    let mut i = verifier.next_index();
+    while i < local {
+        let chunk = store.entries(i, CHUNK as usize)?;
+        if chunk.is_empty() {
+            bail!("this node's store says it holds {local} entries but entry {i} is missing");
+        }
+        for signed in chunk {
+            check(verifier, leaves, i, &signed, "this node's store")?;
+            same_as_journal(&sources.journal, i, &signed)?;
+            i += 1;
+        }
+    }
+    // The last batch the key signed, if it goes further.
+    if let Some((start, entries)) = &sources.journal {
+        let next = verifier.next_index();
+        let end = start + entries.len() as u64;
+        if end > next && *start > next {
+            bail!(
+                "entries {next} to {} are in neither this node's store, the central node's copy \
+                 ({} entries) nor the signing journal (from {start}): nothing written. Another \
+                 copy of the log (a mirror, a backup) is needed",
+                start - 1,
+                sources.mirror
+            );
+        }
+        for (index, signed) in (*start..).zip(entries).skip_while(|(i, _)| *i < next) {
+            check(verifier, leaves, index, signed, "the signing journal")?;
+        }
+    }
     Ok(())
 }
 
