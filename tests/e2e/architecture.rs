@@ -165,6 +165,9 @@ fn crates_depend_only_on_lower_layers_so_no_circle_between_crates() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The web portal reads through the aggregator's typed view, never the store.
+    let web = std::fs::read_to_string(root().join("crates/portal-web/Cargo.toml")).expect("toml");
+    assert!(!web.contains("portal-store"), "portal-web must not depend on portal-store");
 }
 
 /// A crate's modules: name (`node`, `web::pages`; `""` for the root) → source text without

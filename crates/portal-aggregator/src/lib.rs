@@ -13,6 +13,7 @@ mod mirror;
 mod national;
 mod room;
 pub mod search;
+pub mod view;
 
 pub use aggregate::{Aggregator, MemberError, MemberView};
 pub use national::routes;

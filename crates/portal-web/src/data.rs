@@ -11,10 +11,10 @@ use portal_proto::ids::{ItemId, NodeId};
 use portal_proto::record::{ItemVersion, Receipt, Record, Withdrawal};
 use portal_proto::time::Timestamp;
 use portal_search::{Facets, SearchQuery};
-use portal_store::Store;
 
 use crate::i18n::{Strings, Ui};
 use portal_aggregator::National;
+use portal_aggregator::view::ItemRecords;
 
 /// How many entries of its own log a ministry node reads (newest first) to list and search
 /// its items; older items stay reachable by their page and the feeds' archives.
@@ -62,41 +62,21 @@ fn parse_withdrawal(signed: SignedRecord) -> Result<(SignedRecord, Withdrawal), 
     }
 }
 
-/// This node's own item.
-pub(crate) fn local_history(store: &Store, id: &ItemId) -> Result<Option<History>, String> {
-    let Some(idx) = store.item(id).map_err(|e| e.to_string())? else { return Ok(None) };
-    let get = |i: u64| {
-        store.entry(i).map_err(|e| e.to_string())?.ok_or_else(|| format!("log entry {i} missing"))
-    };
-    let versions = idx.versions.iter().map(|i| get(*i).and_then(parse_version));
-    let versions = versions.collect::<Result<Vec<_>, _>>()?;
-    let withdrawal = idx.withdrawal.map(|i| get(i).and_then(parse_withdrawal)).transpose()?;
-    Ok((!versions.is_empty()).then_some(History { member: None, versions, withdrawal }))
+/// Parse an item's signed records into its history (`None` if it has no version).
+fn history(records: Option<ItemRecords>) -> Result<Option<History>, String> {
+    let Some(r) = records else { return Ok(None) };
+    let versions = r.versions.into_iter().map(parse_version).collect::<Result<Vec<_>, _>>()?;
+    let withdrawal = r.withdrawal.map(parse_withdrawal).transpose()?;
+    Ok((!versions.is_empty()).then_some(History { member: r.member, versions, withdrawal }))
 }
 
 /// A member's item, as the central node stored it.
 pub(crate) fn member_history(
-    store: &Store,
+    state: &National,
     member: &NodeId,
     id: &ItemId,
 ) -> Result<Option<History>, String> {
-    let Some(idx) = store.national_item(member, id).map_err(|e| e.to_string())? else {
-        return Ok(None);
-    };
-    let get = |i: u64| {
-        store
-            .member_entry(member, i)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{member} entry {i} missing"))
-    };
-    let versions = idx.versions.iter().map(|i| get(*i).and_then(parse_version));
-    let versions = versions.collect::<Result<Vec<_>, _>>()?;
-    let withdrawal = idx.withdrawal.map(|i| get(i).and_then(parse_withdrawal)).transpose()?;
-    Ok((!versions.is_empty()).then(|| History {
-        member: Some(member.clone()),
-        versions,
-        withdrawal,
-    }))
+    history(state.member_item(member, id)?)
 }
 
 /// An item on the central node: `member`'s if given, else whichever member holds that id,
@@ -106,18 +86,16 @@ pub(crate) fn find_history(
     member: Option<&str>,
     id: &ItemId,
 ) -> Result<Option<History>, String> {
-    let store = &state.node.store;
     if state.agg().is_some() {
         if let Some(m) = member.filter(|m| !m.is_empty()) {
             let Ok(m) = NodeId::new(m) else { return Ok(None) };
-            return member_history(store, &m, id);
+            return member_history(state, &m, id);
         }
-        let holders = store.national_item_holders(id).map_err(|e| e.to_string())?;
-        if let Some((m, _)) = holders.into_iter().next() {
-            return member_history(store, &m, id);
+        if let Some(m) = state.item_holders(id)?.into_iter().next() {
+            return member_history(state, &m, id);
         }
     }
-    local_history(store, id)
+    history(state.own_item(id)?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +346,7 @@ pub(crate) fn national_listing(
             continue;
         };
         // The index may lag the store by one batch; an item it names is always stored.
-        let Some(h) = member_history(&state.node.store, &member, &id)? else { continue };
+        let Some(h) = member_history(state, &member, &id)? else { continue };
         let mut c = card(&h.latest().item, Some(&hit.member), names, ui, &f.text);
         if !f.text.trim().is_empty() && !hit.snippet_html.is_empty() {
             // Already escaped with <mark>s by portal-search; cleaned again to keep only those.
@@ -387,28 +365,21 @@ pub(crate) fn clean_marks(html: &str) -> String {
 
 /// The latest version of each of this node's items (withdrawn ones left out), newest first,
 /// from the last [`LOCAL_SCAN`] log entries.
-fn local_items(store: &Store) -> Result<Vec<ItemVersion>, String> {
-    let size = store.size();
-    let floor = size.saturating_sub(LOCAL_SCAN);
+fn local_items(state: &National) -> Result<Vec<ItemVersion>, String> {
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
     let mut out = Vec::new();
-    let mut end = size;
-    while end > floor {
-        let from = end.saturating_sub(512).max(floor);
-        let chunk = store.entries(from, (end - from) as usize).map_err(|e| e.to_string())?;
-        for signed in chunk.iter().rev() {
-            match envelope::parse_record(signed.bytes()) {
-                Ok(Record::Item(item)) if seen.insert(item.id.to_string(), ()).is_none() => {
-                    out.push(item);
-                }
-                Ok(Record::Withdrawal(w)) => {
-                    seen.insert(w.id.to_string(), ());
-                }
-                _ => {}
+    state.scan_own_log_rev(LOCAL_SCAN, |_, signed| {
+        match envelope::parse_record(signed.bytes()) {
+            Ok(Record::Item(item)) if seen.insert(item.id.to_string(), ()).is_none() => {
+                out.push(item);
             }
+            Ok(Record::Withdrawal(w)) => {
+                seen.insert(w.id.to_string(), ());
+            }
+            _ => {}
         }
-        end = from;
-    }
+        true
+    })?;
     out.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| b.id.cmp(&a.id)));
     Ok(out)
 }
@@ -429,7 +400,7 @@ pub(crate) fn local_listing(
     ui: Ui,
 ) -> Result<Listing, String> {
     let words = portal_search::folded_words(&f.text);
-    let items = local_items(&state.node.store)?;
+    let items = local_items(state)?;
     let mut facets = Facets::default();
     let mut matched = Vec::new();
     for item in items {
@@ -528,28 +499,23 @@ pub(crate) fn note_facts(note: &str) -> Option<NoteFacts> {
 /// searched newest first in the last [`RECEIPT_SCAN`] entries, by the digest's bytes before
 /// any parse.
 pub(crate) fn find_receipt(
-    store: &Store,
+    state: &National,
     record: &SignedRecord,
 ) -> Result<Option<(u64, Receipt)>, String> {
     let needle = format!("\"record\":\"{}\"", record.digest());
     let needle = needle.as_bytes();
-    let size = store.size();
-    let floor = size.saturating_sub(RECEIPT_SCAN);
-    let mut end = size;
-    while end > floor {
-        let from = end.saturating_sub(1024).max(floor);
-        let chunk = store.entries(from, (end - from) as usize).map_err(|e| e.to_string())?;
-        for (i, signed) in chunk.iter().enumerate().rev() {
-            if !signed.bytes().windows(needle.len()).any(|w| w == needle) {
-                continue;
-            }
-            if let Ok(Record::Receipt(r)) = envelope::parse_record(signed.bytes())
-                && r.record == record.digest()
-            {
-                return Ok(Some((from + i as u64, r)));
-            }
+    let mut found = None;
+    state.scan_own_log_rev(RECEIPT_SCAN, |index, signed| {
+        if !signed.bytes().windows(needle.len()).any(|w| w == needle) {
+            return true;
         }
-        end = from;
-    }
-    Ok(None)
+        if let Ok(Record::Receipt(r)) = envelope::parse_record(signed.bytes())
+            && r.record == record.digest()
+        {
+            found = Some((index, r));
+            return false;
+        }
+        true
+    })?;
+    Ok(found)
 }

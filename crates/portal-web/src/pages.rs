@@ -258,11 +258,7 @@ pub(crate) async fn ministry(
     let lang = LangChoice::of(&req);
     let known = NodeId::new(id.as_str()).is_ok()
         && state.agg().is_some()
-        && state
-            .node
-            .store
-            .member_ids()
-            .is_ok_and(|ids| ids.iter().any(|m| m.as_str() == id.as_str()));
+        && state.member_ids().is_ok_and(|ids| ids.iter().any(|m| m.as_str() == id.as_str()));
     if !known {
         return not_found(&req, &state, lang);
     }
@@ -551,13 +547,10 @@ pub(crate) async fn item(
     let found = web::block(move || -> Result<_, String> {
         let Some(h) = data::find_history(&st, member.as_deref(), &id)? else { return Ok(None) };
         let receipt = match &h.member {
-            Some(_) => data::find_receipt(&st.node.store, &h.latest().signed)?,
+            Some(_) => data::find_receipt(&st, &h.latest().signed)?,
             None => None,
         };
-        let checkpoint = match &h.member {
-            Some(m) => st.node.store.member_cursor(m).map_err(|e| e.to_string())?.cosigned,
-            None => st.node.store.checkpoint().map_err(|e| e.to_string())?,
-        };
+        let checkpoint = st.checkpoint_for(h.member.as_ref())?;
         Ok(Some((h, receipt, checkpoint)))
     })
     .await;
@@ -825,7 +818,7 @@ pub(crate) async fn federation(req: HttpRequest, state: web::Data<National>) -> 
     }
     let ui = lang.ui;
     let names = Names::of(&state, ui);
-    let incidents = match state.node.store.incidents(None, 1000, |_| true) {
+    let incidents = match state.incidents(None, 1000, None) {
         Ok(i) => i,
         Err(e) => return internal(e),
     };
@@ -911,10 +904,11 @@ pub(crate) async fn incidents(req: HttpRequest, state: web::Data<National>) -> H
     let pairs = query_pairs(&req);
     let member = param(&pairs, "member").unwrap_or_default();
     let before = param(&pairs, "before").and_then(|b| b.parse::<u64>().ok());
-    let list = state
-        .node
-        .store
-        .incidents(before, INCIDENTS_PER_PAGE, |i| member.is_empty() || i.member == member);
+    let list = state.incidents(
+        before,
+        INCIDENTS_PER_PAGE,
+        Some(member.as_str()).filter(|m| !m.is_empty()),
+    );
     let list = match list {
         Ok(l) => l,
         Err(e) => return internal(e),
