@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
+use portal_proto::api::federation::AddMember;
+use portal_proto::api::paths;
 use portal_proto::ids::{ItemId, Lang};
 use portal_proto::record::WithdrawalState;
 use portal_publisher::draft::{Draft, WithdrawRequest};
@@ -341,10 +343,10 @@ fn member(action: MemberCommand) -> Result<()> {
             let (base, token) = running_node(&dir)?;
             runtime()?.block_on(async {
                 let client = reqwest::Client::builder().no_proxy().build()?;
-                let admin = format!("{base}/api/v1/admin/members");
+                let admin = format!("{base}{}", paths::ADMIN_MEMBERS);
                 let request = match &action {
                     MemberCommand::Add { url, pin, .. } => {
-                        client.post(&admin).json(&serde_json::json!({"url": url, "pin": pin}))
+                        client.post(&admin).json(&AddMember { url: url.clone(), pin: pin.clone() })
                     }
                     MemberCommand::List { .. } => client.get(&admin),
                     MemberCommand::Remove { id, .. } => client.delete(format!("{admin}/{id}")),
@@ -419,10 +421,11 @@ fn submit(data: &PathBuf, submission: Submission) -> Result<Published> {
             runtime()?.block_on(async {
                 let client = reqwest::Client::builder().no_proxy().build()?;
                 let (url, body) = match submission {
-                    Submission::Publish(_, bytes) => (format!("{base}/api/v1/items"), bytes),
+                    Submission::Publish(_, bytes) => (format!("{base}{}", paths::ITEMS), bytes),
                     Submission::Withdraw(id, req) => {
-                        let body = serde_json::json!({"state": req.state, "explanation": req.explanation, "redirect": req.redirect});
-                        (format!("{base}/api/v1/items/{id}/withdraw"), serde_json::to_vec(&body)?)
+                        let url =
+                            format!("{base}{}", paths::expand(paths::ITEM_WITHDRAW, id.as_str()));
+                        (url, serde_json::to_vec(&req)?)
                     }
                 };
                 let resp = client
@@ -438,22 +441,9 @@ fn submit(data: &PathBuf, submission: Submission) -> Result<Published> {
                 if !status.is_success() {
                     bail!("the node refused ({status}): {text}");
                 }
-                Ok(serde_json::from_str::<PublishedWire>(&text)?.into())
+                Ok(serde_json::from_str::<Published>(&text)?)
             })
         }
         Err(e) => Err(e).with_context(|| format!("opening the node in {}", data.display())),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct PublishedWire {
-    id: ItemId,
-    version: u64,
-    log_index: u64,
-}
-
-impl From<PublishedWire> for Published {
-    fn from(w: PublishedWire) -> Published {
-        Published { id: w.id, version: w.version, log_index: w.log_index }
     }
 }
