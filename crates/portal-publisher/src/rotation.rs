@@ -128,13 +128,7 @@ pub fn rotate(dir: &DataDir, reason: &str) -> Result<Rotated, RotateError> {
                 reason: reason.trim().to_owned(),
                 time: now(),
             };
-            event.validate().map_err(|e| {
-                RotateError::Failed(format!(
-                    "key event: {}",
-                    e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-                ))
-            })?;
-            node.append_own(Record::KeyEvent(event)).map_err(|e| failed("key event", &e))?
+            append_key_event(&node, event)?
         }
     };
     let retired = retired_path(dir, &old.public_key().key_id().to_string());
@@ -190,19 +184,24 @@ pub fn revoke(dir: &DataDir, kid: &str, from_index: u64, reason: &str) -> Result
         reason: reason.trim().to_owned(),
         time: now(),
     };
-    event.validate().map_err(|e| {
-        RotateError::Failed(format!(
-            "key event: {}",
-            e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-        ))
-    })?;
-    let at = node.append_own(Record::KeyEvent(event)).map_err(|e| failed("key event", &e))?;
+    let at = append_key_event(&node, event)?;
     let g = &mut grants[position];
     g.revoked_from = Some(g.revoked_from.map_or(from_index, |r| r.min(from_index)));
     let json = serde_json::to_vec_pretty(&grants).map_err(|e| failed("history", &e))?;
     files::replace_private(&history_path(dir), &json)
         .map_err(|e| failed("keys/history.json", &e))?;
     Ok(at)
+}
+
+/// Check `event` against SPEC.md §4's rules, then sign, journal and store it through the
+/// node's own sequencer path; its log index.
+fn append_key_event(node: &Node, event: KeyEvent) -> Result<u64, RotateError> {
+    event.validate().map_err(|e| {
+        let reasons: Vec<String> = e.iter().map(ToString::to_string).collect();
+        RotateError::Failed(format!("key event: {}", reasons.join("; ")))
+    })?;
+    node.append_own(Record::KeyEvent(event))
+        .map_err(|e| RotateError::Failed(format!("key event: {e}")))
 }
 
 #[cfg(test)]

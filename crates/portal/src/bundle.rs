@@ -51,6 +51,18 @@ enum TrustError {
     Unreadable(String),
 }
 
+impl TrustError {
+    /// Say what is wrong and end with its exit code.
+    fn exit(self) -> ExitCode {
+        let (message, code) = match self {
+            TrustError::Usage(m) => (m, USAGE),
+            TrustError::Unreadable(m) => (m, UNREADABLE),
+        };
+        eprintln!("error: {message}");
+        ExitCode::from(code)
+    }
+}
+
 /// The trust store for a bundle of `origin` from `--trust` values: a bare key is trusted for
 /// the bundle's origin; `ORIGIN=KEY` for that origin; a roster file for its members' keys
 /// (its signature is checked when a key of the roster's signer is also given).
@@ -142,14 +154,7 @@ pub(crate) fn verify_bundle(bytes: &[u8], trust: &[String], json: bool) -> ExitC
     };
     let (store, notes) = match trust_store(trust, &bundle.origin) {
         Ok(s) => s,
-        Err(TrustError::Usage(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(USAGE);
-        }
-        Err(TrustError::Unreadable(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(UNREADABLE);
-        }
+        Err(e) => return e.exit(),
     };
     for n in &notes {
         eprintln!("note: {n}");
@@ -371,14 +376,7 @@ pub(crate) fn bundle_command(args: BundleArgs) -> ExitCode {
     };
     let (store, notes) = match trust_store(&args.trust, &bundle.origin) {
         Ok(s) => s,
-        Err(TrustError::Usage(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(USAGE);
-        }
-        Err(TrustError::Unreadable(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(UNREADABLE);
-        }
+        Err(e) => return e.exit(),
     };
     for n in &notes {
         eprintln!("note: {n}");
