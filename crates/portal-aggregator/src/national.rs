@@ -20,7 +20,7 @@ use serde_json::json;
 
 use portal_http::{ApiError, ApiResult, SHORT, render};
 use portal_proto::api::error::ErrorCode;
-use portal_proto::api::federation::AddMember;
+use portal_proto::api::federation::{AddMember, Incident, IncidentList};
 use portal_proto::api::items::{MemberItemHistory, NationalItem};
 use portal_proto::api::log::{Envelope, NationalLogEntry, NationalLogPage, next_url};
 use portal_proto::api::paths;
@@ -119,7 +119,21 @@ async fn incidents(state: web::Data<National>, q: web::Query<IncidentQuery>) -> 
         .store
         .incidents(q.before, limit, |i| member.is_none_or(|m| i.member == m))
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(json!({"incidents": list})))
+    let incidents = list.into_iter().map(wire_incident).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(IncidentList { incidents }))
+}
+
+/// A stored incident as the API carries it.
+fn wire_incident(i: portal_store::federation::Incident) -> Result<Incident, ApiError> {
+    let member = NodeId::new(&i.member).map_err(ApiError::internal)?;
+    Ok(Incident {
+        code: i.code,
+        evidence: i.evidence,
+        member,
+        message: i.message,
+        seq: i.seq,
+        time: i.time,
+    })
 }
 
 #[derive(Deserialize)]
