@@ -12,7 +12,6 @@ mod deploy;
 mod examples;
 mod federation;
 mod feed_readers;
-mod fixtures;
 mod keys;
 mod node;
 mod restore;

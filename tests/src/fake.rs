@@ -43,6 +43,8 @@ pub enum Reply {
     },
     /// `200` announcing the body's length, then one byte of it every `every`.
     Drip {
+        /// The `Content-Type`.
+        content_type: String,
         /// The body, sent a byte at a time.
         body: Vec<u8>,
         /// The pause before each byte.
@@ -106,9 +108,9 @@ impl Reply {
         }
     }
 
-    /// `200` announcing `body`'s length, then a byte every `every`.
+    /// `200` (`application/json`) announcing `body`'s length, then a byte every `every`.
     pub fn drip(body: impl Into<Vec<u8>>, every: Duration) -> Reply {
-        Reply::Drip { body: body.into(), every }
+        Reply::Drip { content_type: "application/json".into(), body: body.into(), every }
     }
 
     /// An endless `200` body of `chunk` again and again.
@@ -486,9 +488,10 @@ impl Conn {
                 self.body_bytes.fetch_add(sent as u64, Ordering::Relaxed);
                 !until_eof && cut_after.is_none()
             }
-            Reply::Drip { body, every } => {
+            Reply::Drip { content_type, body, every } => {
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\n{connection}Content-Length: {}\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\n{connection}Content-Type: {content_type}\r\n\
+                     Content-Length: {}\r\n\r\n",
                     body.len()
                 );
                 if stream.write_all(head.as_bytes()).await.is_err() {

@@ -498,3 +498,28 @@ pub fn proof_body(names: (&str, &str), values: (u64, u64), proof: &[Hash]) -> Va
 pub fn root(entries: &[SignedRecord]) -> Hash {
     merkle::root_from_leaf_hashes(&leaves(entries))
 }
+
+/// A vector's `trust` member: origin → its grants.
+pub fn trust_json(entries: &[(&str, Vec<KeyGrant>)]) -> Value {
+    let m: serde_json::Map<String, Value> = entries
+        .iter()
+        .map(|(origin, grants)| {
+            ((*origin).to_owned(), serde_json::to_value(grants).expect("grants serialise"))
+        })
+        .collect();
+    Value::Object(m)
+}
+
+/// `note` with one bit flipped in the `nth` signature line named `key_name`.
+pub fn flip_note_signature(note: &str, key_name: &str, nth: usize) -> String {
+    let mut parsed = checkpoint::SignedNote::parse(note).expect("a signed note");
+    let sig = parsed
+        .signatures
+        .iter_mut()
+        .filter(|s| s.name == key_name)
+        .nth(nth)
+        .expect("the signature line");
+    let last = sig.signature.len() - 1;
+    sig.signature[last] ^= 0x01;
+    parsed.format()
+}

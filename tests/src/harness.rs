@@ -319,6 +319,19 @@ impl NodeDir {
         std::fs::write(self.config_path(), config).map_err(|e| e.to_string())
     }
 
+    /// Its current signing seed, from `keys/node.key` (hex): to sign as this node in a test
+    /// (a roster the central never published, say).
+    pub fn seed(&self) -> Result<[u8; 32], String> {
+        let path = self.data.join("keys/node.key");
+        let hex = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let hex = hex.trim();
+        let bytes: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: not hex: {e}", path.display()))?;
+        bytes.try_into().map_err(|_| format!("{}: not 32 bytes", path.display()))
+    }
+
     /// Its key pinned from index 0.
     pub fn grant(&self) -> KeyGrant {
         KeyGrant::pinned(self.key.clone())
@@ -429,9 +442,15 @@ impl Node {
         self.proc.exited()
     }
 
-    /// Stop gracefully with SIGTERM (by PID) and wait; whether it exited cleanly within 10 s.
-    pub fn terminate(mut self) -> bool {
+    /// Stop gracefully with SIGTERM (by PID) and wait; whether it exited cleanly within 10 s
+    /// (SIGKILL otherwise). It can be started again with [`Node::start_again`].
+    pub fn stop(&mut self) -> bool {
         self.proc.stop_with("TERM", Duration::from_secs(10)).is_some_and(|s| s.success())
+    }
+
+    /// [`Node::stop`], consuming it.
+    pub fn terminate(mut self) -> bool {
+        self.stop()
     }
 
     /// kill -9 (SIGKILL by PID), and reap it.
@@ -439,13 +458,21 @@ impl Node {
         self.proc.kill9();
     }
 
-    /// Stop it (SIGTERM) and start `portal serve` again on the same data, with the same
-    /// arguments (on port 0 it gets a new port: `base` says which).
-    pub fn restart(&mut self) -> Result<(), String> {
+    /// `portal serve` again on the same data with the same arguments, once this process has
+    /// stopped (stopping it first if it still runs). On port 0 it gets a new port: `base` says
+    /// which.
+    pub fn start_again(&mut self) -> Result<(), String> {
         self.proc.stop();
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         *self = Node::spawn(&self.bin, &self.data, &extra)?;
         Ok(())
+    }
+
+    /// [`Node::stop`] then [`Node::start_again`]; whether the old process exited cleanly.
+    pub fn restart(&mut self) -> Result<bool, String> {
+        let clean = self.stop();
+        self.start_again()?;
+        Ok(clean)
     }
 }
 
@@ -463,4 +490,111 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A federation on 127.0.0.1: ministry nodes and the central node `chinh-phu`, each
+/// `portal init`ed with the [`FAST`] settings on a free port of its own under one root
+/// directory, served (on its URL's address) as its own `portal serve` process, and pinned by
+/// the central with `portal member add --pin`.
+#[derive(Debug)]
+pub struct Federation {
+    /// The `portal` binary.
+    pub bin: PathBuf,
+    /// The ministries, in the order given.
+    pub members: Vec<NodeDir>,
+    /// The central node.
+    pub central: NodeDir,
+    running: Vec<(String, Node)>,
+}
+
+impl Federation {
+    /// `portal init` of each ministry `(id, name)` and of the central, under `root`; nothing
+    /// runs yet.
+    pub fn init(bin: &Path, root: &Path, members: &[(&str, &str)]) -> Result<Federation, String> {
+        let init = |id: &str, name: &str| init_fast(bin, &root.join(id), id, name);
+        let members = members.iter().map(|(id, name)| init(id, name)).collect::<Result<_, _>>()?;
+        let central = init("chinh-phu", "Chính phủ")?;
+        Ok(Federation { bin: bin.to_owned(), members, central, running: Vec::new() })
+    }
+
+    /// [`Federation::init`], every node served, every ministry added to the central.
+    pub fn start(bin: &Path, root: &Path, members: &[(&str, &str)]) -> Result<Federation, String> {
+        let mut f = Federation::init(bin, root, members)?;
+        f.serve_all()?;
+        f.add_members()?;
+        Ok(f)
+    }
+
+    /// Serve every node that does not run yet, the central last.
+    pub fn serve_all(&mut self) -> Result<(), String> {
+        let ids: Vec<String> =
+            self.members.iter().chain([&self.central]).map(|n| n.id.clone()).collect();
+        for id in ids {
+            if self.node(&id).is_none() {
+                self.serve(&id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The central pins every ministry (`portal member add --pin`).
+    pub fn add_members(&self) -> Result<(), String> {
+        let members: Vec<&NodeDir> = self.members.iter().collect();
+        add_members(&self.bin, &self.central, &members)
+    }
+
+    /// Node `id` (a ministry or the central).
+    pub fn dir(&self, id: &str) -> &NodeDir {
+        self.members
+            .iter()
+            .chain([&self.central])
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("no node {id} in the federation"))
+    }
+
+    /// Start `portal serve` for node `id` on its URL's address.
+    pub fn serve(&mut self, id: &str) -> Result<&Node, String> {
+        let data = self.dir(id).data.clone();
+        let node = Node::spawn(&self.bin, &data, &[])?;
+        self.running.push((id.to_owned(), node));
+        Ok(&self.running.last().expect("just pushed").1)
+    }
+
+    /// The running process of node `id`, if it runs.
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.running.iter().find(|(n, _)| n == id).map(|(_, node)| node)
+    }
+
+    /// Stop node `id` with SIGTERM; whether it exited cleanly (false if it did not run).
+    pub fn stop(&mut self, id: &str) -> bool {
+        match self.running.iter().position(|(n, _)| n == id) {
+            Some(i) => self.running.remove(i).1.terminate(),
+            None => false,
+        }
+    }
+
+    /// The central's base URL.
+    pub fn central_base(&self) -> &str {
+        &self.central.url
+    }
+
+    /// Trust in the ministries' own keys (never the central's), as a third party holds it.
+    pub fn member_trust(&self) -> portal_proto::envelope::TrustStore {
+        trust_in(&self.members.iter().collect::<Vec<_>>())
+    }
+
+    /// Trust in the central's key alone (for its receipts and roster).
+    pub fn central_trust(&self) -> portal_proto::envelope::TrustStore {
+        trust_in(&[&self.central])
+    }
+}
+
+/// A trust store pinning each node's key for its id.
+pub fn trust_in(nodes: &[&NodeDir]) -> portal_proto::envelope::TrustStore {
+    let mut trust = portal_proto::envelope::TrustStore::new();
+    for n in nodes {
+        let id = portal_proto::ids::NodeId::new(n.id.as_str()).expect("node ids are valid");
+        trust.add(id, n.grant());
+    }
+    trust
 }
