@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use portal_client::{AllowedOrigins, FetchError, FetchPolicy, Fetcher, Url};
 
-use crate::server::{Reply, TestServer};
+use portal_tests::fake::{FakeServer as TestServer, Reply};
 
 fn loopback_policy() -> FetchPolicy {
     FetchPolicy { allow_private: true, ..FetchPolicy::default() }
@@ -26,7 +26,7 @@ fn refused(result: Result<impl std::fmt::Debug, FetchError>) -> String {
 async fn default_policy_refuses_non_public_addresses_before_connecting() {
     let canary = TestServer::start().await;
     canary.route("/", Reply::ok("text/plain", "canary"));
-    let port = canary.addr.port();
+    let port = canary.port();
     let fetcher = Fetcher::new(FetchPolicy::default()).unwrap();
     // The matrix the soak runs too (`cargo xtask soak`): one list, in portal-client.
     for target in portal_client::ssrf::matrix(port) {
@@ -198,7 +198,7 @@ async fn gzip_is_decoded_and_a_gzip_bomb_is_caught_after_decompression() {
 #[tokio::test]
 async fn a_dripping_server_hits_the_total_timeout() {
     let server = TestServer::start().await;
-    server.route("/drip", Reply::Drip { len: 100, every: Duration::from_millis(500) });
+    server.route("/drip", Reply::drip(vec![b'x'; 100], Duration::from_millis(500)));
     let fetcher = Fetcher::new(FetchPolicy {
         read_timeout: Duration::from_secs(5),
         total_timeout: Duration::from_secs(2),
@@ -218,7 +218,7 @@ async fn a_dripping_server_hits_the_total_timeout() {
 #[tokio::test]
 async fn a_slow_drip_hits_the_read_timeout() {
     let server = TestServer::start().await;
-    server.route("/drip", Reply::Drip { len: 100, every: Duration::from_secs(3) });
+    server.route("/drip", Reply::drip(vec![b'x'; 100], Duration::from_secs(3)));
     let fetcher = Fetcher::new(FetchPolicy {
         read_timeout: Duration::from_secs(1),
         total_timeout: Duration::from_secs(20),
@@ -234,7 +234,7 @@ async fn a_slow_drip_hits_the_read_timeout() {
 #[tokio::test]
 async fn a_silent_server_hits_the_timeout() {
     let server = TestServer::start().await;
-    server.route("/silent", Reply::Silent);
+    server.route("/silent", Reply::stall());
     let fetcher = Fetcher::new(FetchPolicy {
         read_timeout: Duration::from_secs(1),
         total_timeout: Duration::from_secs(2),
