@@ -18,7 +18,7 @@ use portal_proto::html;
 use serde_json::{Value, json};
 
 use portal_tests::api::client;
-use portal_tests::harness::{Federation, NodeDir, portal_bin};
+use portal_tests::harness::{Federation, NodeDir, bin_and_tmp};
 use portal_tests::wait::eventually;
 
 /// The Chromium binary, if installed (`CHROMIUM` overrides the path).
@@ -232,61 +232,63 @@ fn marker_payloads() -> Vec<String> {
 /// `<` is always escaped in serialised HTML, so every `<` starts a tag).
 fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
     let mut out = Vec::new();
-    let b = html.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'<' {
-            i += 1;
-            continue;
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        let (inside, after) = split_tag(&rest[lt + 1..]);
+        rest = after;
+        if !inside.starts_with('/') {
+            out.push(start_tag(inside));
         }
-        i += 1;
-        if b.get(i) == Some(&b'/') {
-            while i < b.len() && b[i] != b'>' {
-                i += 1;
-            }
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' && b[i] != b'/' {
-            i += 1;
-        }
-        let name = html[start..i].to_ascii_lowercase();
-        let mut attrs = Vec::new();
-        loop {
-            while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-                i += 1;
-            }
-            if i >= b.len() || b[i] == b'>' {
-                i += 1;
-                break;
-            }
-            let k = i;
-            while i < b.len() && !matches!(b[i], b'=' | b'>') && !b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let key = html[k..i].to_ascii_lowercase();
-            let mut value = String::new();
-            if b.get(i) == Some(&b'=') {
-                i += 1;
-                let quote = b.get(i).copied().filter(|q| *q == b'"' || *q == b'\'');
-                if let Some(q) = quote {
-                    let v = i + 1;
-                    i = v + html[v..].find(char::from(q)).unwrap_or(html.len() - v);
-                    value = decode_entities(&html[v..i]);
-                    i += 1;
-                } else {
-                    let v = i;
-                    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
-                        i += 1;
-                    }
-                    value = decode_entities(&html[v..i]);
-                }
-            }
-            attrs.push((key, value));
-        }
-        out.push((name, attrs));
     }
     out
+}
+
+/// The inside of a tag, up to the `>` that ends it (not one in a quoted value), and what
+/// follows that `>`.
+fn split_tag(s: &str) -> (&str, &str) {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '>' => return (&s[..i], &s[i + 1..]),
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None => {}
+        }
+    }
+    (s, "")
+}
+
+/// A start tag's name and attributes (names lowercased, values with entities decoded).
+fn start_tag(inside: &str) -> (String, Vec<(String, String)>) {
+    let space = |c: char| c.is_ascii_whitespace();
+    let name_end = inside.find(|c: char| space(c) || c == '/').unwrap_or(inside.len());
+    let mut attrs = Vec::new();
+    let mut rest = &inside[name_end..];
+    loop {
+        rest = rest.trim_start_matches(|c: char| space(c) || c == '/');
+        if rest.is_empty() {
+            break;
+        }
+        let key_end = rest.find(|c: char| c == '=' || space(c)).unwrap_or(rest.len());
+        let key = rest[..key_end].to_ascii_lowercase();
+        rest = &rest[key_end..];
+        let mut value = String::new();
+        if let Some(v) = rest.strip_prefix('=') {
+            let (raw, after) = match v.chars().next() {
+                Some(q @ ('"' | '\'')) => {
+                    let quoted = &v[1..];
+                    let end = quoted.find(q).unwrap_or(quoted.len());
+                    (&quoted[..end], quoted.get(end + 1..).unwrap_or_default())
+                }
+                _ => v.split_at(v.find(space).unwrap_or(v.len())),
+            };
+            value = decode_entities(raw);
+            rest = after;
+        }
+        attrs.push((key, value));
+    }
+    (inside[..name_end].to_ascii_lowercase(), attrs)
 }
 
 fn pwned(dom: &str) -> bool {
@@ -309,23 +311,20 @@ struct Ids {
 /// The Ministry of Health's items: an alert, news with a correction, a circular, and an
 /// announcement withdrawn with its explanation.
 async fn publish_health_items(http: &reqwest::Client, moh: &NodeDir) -> Ids {
-    let alert = post(http, moh, "/api/v1/items", &with_en(
-        news("alert", "Cảnh báo sốt xuất huyết gia tăng tại Hà Nội",
-             "Bộ Y tế đề nghị người dân diệt muỗi, loăng quăng và đến cơ sở y tế khi sốt cao.",
-             "<p>Số ca mắc sốt xuất huyết tại Hà Nội tăng <strong>35%</strong> so với cùng kỳ.</p><ul><li>Diệt muỗi, loăng quăng.</li><li>Ngủ màn kể cả ban ngày.</li></ul>",
-             &["suc-khoe", "canh-bao"]),
-        "Dengue fever on the rise in Ha Noi",
-        "The Ministry of Health asks people to remove mosquito breeding sites and see a doctor when feverish.",
-        "<p>Dengue cases in Ha Noi are up <strong>35%</strong> year on year.</p>")).await;
-    let flu = post(http, moh, "/api/v1/items", &with_en(
-        news("news", "Bộ Y tế khuyến cáo phòng chống dịch cúm mùa",
-             "Tiêm vắc xin cúm hằng năm là biện pháp phòng bệnh hiệu quả nhất.",
-             "<p>Bộ Y tế khuyến cáo người dân tiêm vắc xin cúm trước ngày 5 tháng 12.</p><p>Người cao tuổi và trẻ nhỏ cần được ưu tiên.</p>",
-             &["suc-khoe", "tiem-chung"]),
-        "Ministry of Health advice on seasonal flu",
-        "A yearly flu vaccine is the best protection.",
-        "<p>Get your flu vaccine before 5 December.</p>")).await;
-    let flu_id = flu["id"].as_str().expect("id").to_owned();
+    // (kind, title, summary, HTML, categories) in Vietnamese; title, summary, HTML in English.
+    #[rustfmt::skip]
+    let bilingual = [
+        (["alert", "Cảnh báo sốt xuất huyết gia tăng tại Hà Nội", "Bộ Y tế đề nghị người dân diệt muỗi, loăng quăng và đến cơ sở y tế khi sốt cao.", "<p>Số ca mắc sốt xuất huyết tại Hà Nội tăng <strong>35%</strong> so với cùng kỳ.</p><ul><li>Diệt muỗi, loăng quăng.</li><li>Ngủ màn kể cả ban ngày.</li></ul>"], ["suc-khoe", "canh-bao"], ["Dengue fever on the rise in Ha Noi", "The Ministry of Health asks people to remove mosquito breeding sites and see a doctor when feverish.", "<p>Dengue cases in Ha Noi are up <strong>35%</strong> year on year.</p>"]),
+        (["news", "Bộ Y tế khuyến cáo phòng chống dịch cúm mùa", "Tiêm vắc xin cúm hằng năm là biện pháp phòng bệnh hiệu quả nhất.", "<p>Bộ Y tế khuyến cáo người dân tiêm vắc xin cúm trước ngày 5 tháng 12.</p><p>Người cao tuổi và trẻ nhỏ cần được ưu tiên.</p>"], ["suc-khoe", "tiem-chung"], ["Ministry of Health advice on seasonal flu", "A yearly flu vaccine is the best protection.", "<p>Get your flu vaccine before 5 December.</p>"]),
+    ];
+    let mut ids = Vec::new();
+    for ([kind, title, summary, html], cats, [en_title, en_summary, en_html]) in bilingual {
+        let draft = with_en(news(kind, title, summary, html, &cats), en_title, en_summary, en_html);
+        ids.push(
+            post(http, moh, "/api/v1/items", &draft).await["id"].as_str().expect("id").to_owned(),
+        );
+    }
+    let [alert, flu_id]: [String; 2] = ids.try_into().expect("two items");
     let mut fix = news(
         "news",
         "Bộ Y tế khuyến cáo phòng chống dịch cúm mùa",
@@ -366,9 +365,7 @@ async fn publish_health_items(http: &reqwest::Client, moh: &NodeDir) -> Ids {
         &json!({"explanation": "Lịch tiêm đã thay đổi; xem thông báo mới của Bộ Y tế."}),
     )
     .await;
-    let (alert, flu, circular, old) =
-        (alert["id"].as_str().expect("id").to_owned(), flu_id, circular_id, old_id);
-    Ids { alert, flu, circular, old }
+    Ids { alert, flu: flu_id, circular: circular_id, old: old_id }
 }
 
 /// The other ministries' items: announcements, news, a decree.
@@ -448,8 +445,7 @@ struct Portal {
 impl Portal {
     async fn start() -> Option<Portal> {
         let chromium = chromium()?;
-        let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-        let tmp = tempfile::tempdir().expect("tempdir");
+        let (bin, tmp) = bin_and_tmp().await;
         let browser = Browser { bin: chromium, tmp: tempfile::tempdir().expect("tempdir") };
         let members = [
             ("bo-y-te", "Bộ Y tế"),

@@ -10,7 +10,7 @@ use portal_proto::jcs;
 use portal_proto::record::RecordType;
 use portal_tests::api::{client, get_json, news_draft, post_json};
 use portal_tests::fixtures::{TestKey, flip_note_signature, sign_raw};
-use portal_tests::harness::{Federation, NodeDir, portal, portal_bin};
+use portal_tests::harness::{Federation, NodeDir, bin_and_tmp, portal, portal_bin};
 use portal_tests::wait::eventually;
 use serde_json::{Value, json};
 
@@ -59,8 +59,7 @@ struct Saved {
 
 impl Evidence {
     async fn online() -> Evidence {
-        let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-        let tmp = tempfile::tempdir().expect("tempdir");
+        let (bin, tmp) = bin_and_tmp().await;
         let f = Federation::start(&bin, tmp.path(), &[("bo-y-te", "Bộ Y tế")]).expect("start");
         let http = client();
         let moh = &f.members[0];
@@ -168,12 +167,11 @@ async fn the_node_and_the_central_serve_evidence_bundles() {
     };
     assert!(header("content-type").starts_with("application/json"));
     assert_eq!(header("content-disposition"), format!("attachment; filename=\"{a_id}.bundle\""));
-    let unknown = e
-        .http
-        .get(format!("{}/api/v1/items/aaaaaaaaaaaaaaaaaaaaaaaaaa/bundle", moh.url))
-        .send()
-        .await
-        .expect("404");
+    let get = |url: String| {
+        let http = e.http.clone();
+        async move { http.get(url).send().await.expect("GET") }
+    };
+    let unknown = get(format!("{}/api/v1/items/aaaaaaaaaaaaaaaaaaaaaaaaaa/bundle", moh.url)).await;
     assert_eq!(unknown.status(), 404);
     let body: Value = unknown.json().await.expect("JSON error");
     assert_eq!(body["error"]["code"], "not-found");
@@ -181,12 +179,8 @@ async fn the_node_and_the_central_serve_evidence_bundles() {
         .await
         .expect("national bundle");
     assert_eq!(national["witness"]["origin"], "chinh-phu", "one holder: ?member may be omitted");
-    let not_agg = e
-        .http
-        .get(format!("{}/api/v1/national/items/{b_id}/bundle?member=bo-y-te", moh.url))
-        .send()
-        .await
-        .expect("not an aggregator");
+    let not_agg =
+        get(format!("{}/api/v1/national/items/{b_id}/bundle?member=bo-y-te", moh.url)).await;
     assert_eq!(not_agg.status(), 404);
 }
 

@@ -231,56 +231,31 @@ fn valid(f: &Fixture) -> Vec<(String, Value)> {
 fn tampered(f: &Fixture) -> Vec<(String, Value)> {
     let node_b = f.node_bundle();
     let central_b = f.central_bundle();
-    let mut out = Vec::new();
     let mut altered = node_b.clone();
     let text = String::from_utf8(f.history[0].bytes().to_vec()).expect("utf-8");
     let edited = text.replacen("hằng tuần", "hằng tháng", 1).into_bytes();
     altered.entries[0].signed =
         SignedRecord::from_parts(edited, f.history[0].kid().clone(), *f.history[0].sig());
-    out.push(vector(
-        "altered-record",
-        "The text of version 1 edited after signing (still canonical JSON).",
-        moh(),
-        input(&altered),
-        "bad-signature",
-    ));
     let mut bad_proof = node_b.clone();
     bad_proof.entries[1].proof[0][0] ^= 0x01;
-    out.push(vector(
-        "wrong-proof-hash",
-        "One bit of a hash of version 2's inclusion proof flipped.",
-        moh(),
-        input(&bad_proof),
-        "inconsistent-checkpoint",
-    ));
     let mut bad_cp = node_b.clone();
     bad_cp.checkpoint = flip_note_signature(&f.note, "ipsp/1/bo-y-te", 0);
-    out.push(vector(
-        "checkpoint-signature-altered",
-        "One bit of the node's checkpoint signature flipped.",
-        moh(),
-        input(&bad_cp),
-        "bad-signature",
-    ));
     let mut bad_cosig = central_b.clone();
     bad_cosig.checkpoint = flip_note_signature(&f.cosigned, "ipsp/1/chinh-phu", 0);
-    out.push(vector(
-        "cosignature-altered",
-        "One bit of the witness's cosignature flipped.",
-        central(),
-        input(&bad_cosig),
-        "bad-signature",
-    ));
-    let mut no_cosig = central_b.clone();
+    let mut no_cosig = central_b;
     no_cosig.checkpoint = f.note.clone();
-    out.push(vector(
-        "cosignature-missing",
-        "A bundle naming a witness whose checkpoint carries no cosignature by it.",
-        central(),
-        input(&no_cosig),
-        "bad-signature",
-    ));
-    out
+    #[rustfmt::skip]
+    let cases = [
+        ("altered-record", "The text of version 1 edited after signing (still canonical JSON).", moh(), &altered, "bad-signature"),
+        ("wrong-proof-hash", "One bit of a hash of version 2's inclusion proof flipped.", moh(), &bad_proof, "inconsistent-checkpoint"),
+        ("checkpoint-signature-altered", "One bit of the node's checkpoint signature flipped.", moh(), &bad_cp, "bad-signature"),
+        ("cosignature-altered", "One bit of the witness's cosignature flipped.", central(), &bad_cosig, "bad-signature"),
+        ("cosignature-missing", "A bundle naming a witness whose checkpoint carries no cosignature by it.", central(), &no_cosig, "bad-signature"),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, desc, trust, b, expect)| vector(name, desc, trust, input(b), expect))
+        .collect()
 }
 
 /// Bundles signed by the wrong key, with a key history or entries left out or added, or of

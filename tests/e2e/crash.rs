@@ -15,7 +15,7 @@ use portal_proto::envelope::SignedRecord;
 use portal_proto::verifier::LogVerifier;
 use portal_tests::api::{client, get_json, log_records, post_json};
 use portal_tests::fixtures::node;
-use portal_tests::harness::{InitArgs, Node, NodeDir, Output, copy_dir, init, portal, portal_bin};
+use portal_tests::harness::{InitArgs, Node, NodeDir, Output, bin_and_tmp, copy_dir, init, portal};
 use serde_json::{Value, json};
 
 fn init_moh(bin: &Path, data: &Path) -> NodeDir {
@@ -43,8 +43,7 @@ async fn fetch_log(base: &str) -> Vec<SignedRecord> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_replays_a_crash_and_an_older_backup_stops_signing() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let data = tmp.path().join("node");
     let moh = init_moh(&bin, &data);
     let store = data.join("store");
@@ -92,8 +91,7 @@ async fn the_journal_replays_a_crash_and_an_older_backup_stops_signing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_concurrent_publishing_loses_nothing_acknowledged() {
     let rounds: usize = if std::env::var_os("PORTAL_CRASH_LOOP").is_some() { 20 } else { 3 };
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let data = tmp.path().join("node");
     let moh = init_moh(&bin, &data);
     let client = portal_tests::api::raw_client(Duration::from_secs(10));

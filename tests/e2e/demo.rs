@@ -16,7 +16,7 @@ use portal_proto::feed;
 use portal_proto::ids::NodeId;
 use portal_proto::record::{ItemKind, KeyGrant, Record};
 use portal_tests::api::{client, log_size, member_sizes};
-use portal_tests::harness::{Proc, portal, portal_bin};
+use portal_tests::harness::{Proc, bin_and_tmp, portal, portal_bin};
 use portal_tests::wait::until;
 use serde_json::Value;
 
@@ -262,8 +262,7 @@ async fn holdings(http: &reqwest::Client, demo: &Demo) -> (Vec<u64>, Vec<(String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_a_seeded_federation_stops_on_ctrl_c_and_restarts_without_duplicates() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let data = tmp.path().join("demo");
     let http = client();
 

@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use portal_tests::api::raw_client;
-use portal_tests::harness::{InitArgs, Proc, free_port, init, portal_bin, workspace_root};
+use portal_tests::harness::{
+    InitArgs, Proc, bin_and_tmp, free_port, init, portal_bin, workspace_root,
+};
 use portal_tests::wait::until;
 
 fn repo() -> PathBuf {
@@ -67,8 +69,7 @@ fn nginx_prefix(tmp: &Path, upstream: &str, port: u16) -> (PathBuf, PathBuf) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nginx_configuration_is_valid_and_caches_in_front_of_a_node() {
     let Some(nginx) = tool("nginx", &["/usr/sbin/nginx"]) else { return };
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     open(tmp.path());
     let args = InitArgs::new("bo-y-te", "Bộ Y tế", "http://127.0.0.1:9");
     let moh = init(&bin, &tmp.path().join("moh"), &args).expect("init");

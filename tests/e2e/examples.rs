@@ -57,11 +57,10 @@ fn verify_feed_example_accepts_a_signed_feed_and_names_a_tampered_entry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_national_example_verifies_the_national_feed_with_the_ministries_keys() {
     use portal_tests::api::{client, national_feed, news_draft, publish};
-    use portal_tests::harness::{Federation, portal_bin};
+    use portal_tests::harness::{Federation, bin_and_tmp};
     use portal_tests::wait::eventually;
 
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let http = client();
     let mut f = Federation::init(&bin, tmp.path(), &[("bo-y-te", "Bộ Y tế")]).expect("init");
     f.serve("bo-y-te").expect("serve");

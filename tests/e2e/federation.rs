@@ -16,14 +16,14 @@ use portal_proto::feed::{self, Visible};
 use portal_proto::record::Record;
 use portal_proto::verifier::{LogVerifier, RosterTrust, checkpoint_origin};
 use portal_tests::api::{
-    client, get_json, incidents, member_sizes, metrics_text, national_feed, news_draft,
+    client, get_bytes, get_json, incidents, member_sizes, metrics_text, national_feed, news_draft,
     open_national_entry, title_of, whole_log,
 };
 use portal_tests::fake::{FakeServer, Reply};
 use portal_tests::fixtures::node;
 use portal_tests::harness::{
-    Federation, InitArgs, Node, NodeDir, add_members, copy_dir, init, member_add, portal,
-    portal_bin,
+    Federation, InitArgs, Node, NodeDir, add_members, bin_and_tmp, copy_dir, init, member_add,
+    portal,
 };
 use portal_tests::wait::eventually;
 use serde_json::{Value, json};
@@ -41,10 +41,17 @@ struct Fed {
 
 impl Fed {
     async fn start(members: &[(&str, &str)]) -> Fed {
-        let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-        let tmp = tempfile::tempdir().expect("tempdir");
+        let (bin, tmp) = bin_and_tmp().await;
         let f = Federation::start(&bin, tmp.path(), members).expect("the federation starts");
         Fed { f, tmp, http: client() }
+    }
+
+    /// A federation of `member` alone, which is then stopped (SIGTERM); its directory.
+    async fn with_stopped(member: (&str, &str)) -> (Fed, NodeDir) {
+        let mut fed = Fed::start(&[member]).await;
+        assert!(fed.f.stop(member.0), "{} stops", member.0);
+        let dir = fed.f.dir(member.0).clone();
+        (fed, dir)
     }
 
     fn central(&self) -> &str {
@@ -91,8 +98,7 @@ impl Fed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_central_pins_its_members_and_signs_a_roster_of_their_keys() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let mut f = Federation::init(&bin, tmp.path(), &[MOH, MOET, MOF]).expect("init");
     f.serve_all().expect("serve");
     for m in &f.members {
@@ -118,14 +124,8 @@ async fn the_central_pins_its_members_and_signs_a_roster_of_their_keys() {
     );
 
     // The roster is signed by the central key and lists the three members with their keys.
-    let roster_env = client()
-        .get(format!("{}/api/v1/roster", f.central_base()))
-        .send()
-        .await
-        .expect("roster")
-        .bytes()
-        .await
-        .expect("bytes");
+    let url = format!("{}/api/v1/roster", f.central_base());
+    let roster_env = get_bytes(&client(), &url).await.expect("roster");
     let roster = RosterTrust::open(
         &SignedRecord::from_json(&roster_env).expect("envelope"),
         &f.central_trust(),
@@ -248,9 +248,7 @@ async fn the_central_cosigns_its_members_checkpoints_as_a_witness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_was_down_is_reported_unreachable_and_then_caught_up() {
-    let mut fed = Fed::start(&[MOET]).await;
-    assert!(fed.f.stop("bo-giao-duc"), "moet stops");
-    let moet = fed.f.dir("bo-giao-duc").clone();
+    let (mut fed, moet) = Fed::with_stopped(MOET).await;
     fed.publish_offline(&moet, "Thông báo khi máy chủ tạm dừng");
     eventually("an unreachable incident for the stopped member", || async {
         fed.incidents("bo-giao-duc").await.iter().any(|i| i["code"] == "unreachable")
@@ -266,9 +264,7 @@ async fn a_member_that_was_down_is_reported_unreachable_and_then_caught_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_signed_by_an_impostor_at_a_members_url_never_enter_the_national_view() {
-    let mut fed = Fed::start(&[MOF]).await;
-    assert!(fed.f.stop("bo-tai-chinh"), "mof stops");
-    let mof = fed.f.dir("bo-tai-chinh").clone();
+    let (fed, mof) = Fed::with_stopped(MOF).await;
     let impostor_data = fed.tmp.path().join("impostor");
     let args = InitArgs::new("bo-tai-chinh", "Giả mạo", &mof.url);
     let impostor = init(&fed.f.bin, &impostor_data, &args).expect("impostor init");
@@ -453,8 +449,7 @@ fn count_items(entries: &[Vec<Value>]) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_central_during_ingest_loses_and_duplicates_nothing() {
     let rounds: usize = if std::env::var_os("PORTAL_CRASH_LOOP").is_some() { 20 } else { 3 };
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let mut f = Federation::init(&bin, tmp.path(), &[MOH, MOF]).expect("init");
     // Small pages: ingest spans many commits, so the kills land in the middle of it.
     f.central.configure(&[("page_size", "7")]).expect("config");
@@ -519,8 +514,7 @@ async fn kill_9_of_the_central_during_ingest_loses_and_duplicates_nothing() {
 /// department, verifiable with the department's key alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_province_relays_its_departments_records_to_the_central() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let members = [("so-y-te-ha-noi", "Sở Y tế Hà Nội"), ("ubnd-ha-noi", "UBND thành phố Hà Nội")];
     let mut f = Federation::init(&bin, tmp.path(), &members).expect("init");
     f.serve_all().expect("serve");

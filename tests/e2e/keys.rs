@@ -13,7 +13,8 @@ use portal_proto::verifier::LogVerifier;
 use portal_tests::api::{client, get_json, incidents, news_draft};
 use portal_tests::fixtures::{node, now};
 use portal_tests::harness::{
-    InitArgs, Node, NodeDir, add_members, init, init_fast, member_add, portal, portal_bin,
+    InitArgs, Node, NodeDir, add_members, bin_and_tmp, init, init_fast, member_add, portal,
+    portal_bin,
 };
 use portal_tests::wait::eventually;
 use serde_json::Value;
@@ -103,8 +104,7 @@ async fn third_party_verifies(http: &reqwest::Client, moh: &NodeDir, after: u64)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ministry_rotates_its_key_and_verifiers_learn_it_from_the_log() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let http = client();
     let moh = init_fast(&bin, &tmp.path().join("moh"), "bo-y-te", "Bộ Y tế").expect("init");
     let gov = init_fast(&bin, &tmp.path().join("gov"), "chinh-phu", "Chính phủ").expect("init");

@@ -13,7 +13,7 @@ use portal_proto::record::{Descriptor, Record};
 use portal_proto::verifier::LogVerifier;
 use portal_tests::api::{self, entry_record, get_json, get_text, log_size};
 use portal_tests::fixtures::{node, now};
-use portal_tests::harness::{InitArgs, Node, NodeDir, init, portal, portal_bin};
+use portal_tests::harness::{InitArgs, Node, NodeDir, bin_and_tmp, init, portal, portal_bin};
 use serde_json::{Value, json};
 
 const URL: &str = "http://127.0.0.1:9";
@@ -56,8 +56,7 @@ struct Ministry {
 
 impl Ministry {
     async fn with_history() -> Ministry {
-        let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-        let tmp = tempfile::tempdir().expect("tempdir");
+        let (bin, tmp) = bin_and_tmp().await;
         let dir = init(&bin, &tmp.path().join("moh"), &moh_args()).expect("init");
         let file = tmp.path().join("draft.json");
         let body = serde_json::to_vec(&draft("Bộ Y tế khuyến cáo phòng dịch")).expect("json");

@@ -9,7 +9,7 @@ use std::path::Path;
 use base64::Engine as _;
 use portal_tests::api::{client, incidents, news_draft};
 use portal_tests::fake::{FakeServer, Reply};
-use portal_tests::harness::{NodeDir, add_members, init_fast, portal, portal_bin};
+use portal_tests::harness::{NodeDir, add_members, bin_and_tmp, init_fast, portal};
 use portal_tests::wait::eventually;
 use serde_json::Value;
 
@@ -51,8 +51,7 @@ fn store_size(data: &Path) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ministry_restores_its_lost_log_from_the_central_node_without_signing_again() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let http = client();
     let moh_data = tmp.path().join("moh");
     let gov_data = tmp.path().join("gov");

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use portal_proto::envelope;
-use portal_tests::api::{client, national_feed, news_draft};
+use portal_tests::api::{client, get_bytes, national_feed, news_draft};
 use portal_tests::fake::{FakeServer, Reply, Request};
 use portal_tests::fixtures::{self, MOH};
-use portal_tests::harness::{Federation, free_port, portal_bin, portal_logging};
+use portal_tests::harness::{Federation, bin_and_tmp, free_port, portal_bin, portal_logging};
 use portal_tests::wait::eventually;
 use serde_json::{Value, json};
 
@@ -65,8 +65,7 @@ fn codes(doc: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_verify_accepts_what_a_node_and_a_central_serve() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let http = client();
     let dir = |name: &str| tmp.path().join(name);
     let f = Federation::start(&bin, tmp.path(), &[("bo-y-te", "Bộ Y tế")]).expect("start");
@@ -137,14 +136,7 @@ async fn portal_verify_accepts_what_a_node_and_a_central_serve() {
         .collect();
     assert_eq!(origins.iter().filter(|o| **o == "bo-y-te").count(), 2, "{doc}");
     // A roster file as --trust (the central's key given too).
-    let roster = http
-        .get(format!("{central}/api/v1/roster"))
-        .send()
-        .await
-        .expect("roster")
-        .bytes()
-        .await
-        .expect("bytes");
+    let roster = get_bytes(&http, &format!("{central}/api/v1/roster")).await.expect("roster");
     let roster_path = dir("roster.json");
     std::fs::write(&roster_path, &roster).expect("write");
     let central_key = format!("chinh-phu={}", gov.key.to_base64());
@@ -390,8 +382,7 @@ async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_verify_exit_codes_for_bad_input_and_unreachable_urls() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let key = MOH.public_key().to_base64();
 
     // 2: bad arguments, unrecognised input, a file without keys.

@@ -14,7 +14,7 @@ use portal_proto::record::{Descriptor, Record};
 use portal_tests::api::{client, entry_record, metrics};
 use portal_tests::fake::{FakeServer, Reply, Request};
 use portal_tests::fixtures::{node, now};
-use portal_tests::harness::{InitArgs, Node, NodeDir, init, portal_bin};
+use portal_tests::harness::{InitArgs, Node, NodeDir, bin_and_tmp, init};
 use portal_tests::wait::{DEADLINE, until};
 use serde_json::{Value, json};
 
@@ -103,8 +103,7 @@ impl Hub {
     }
 
     async fn with_settings(settings: &[(&str, &str)]) -> Hub {
-        let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-        let tmp = tempfile::tempdir().expect("tempdir");
+        let (bin, tmp) = bin_and_tmp().await;
         let args = InitArgs::new("bo-y-te", "Bộ Y tế", NODE_URL);
         let moh = init(&bin, &tmp.path().join("moh"), &args).expect("init");
         moh.configure(settings).expect("init writes the [websub] section");
@@ -177,6 +176,18 @@ impl Hub {
         })
         .await;
         cb
+    }
+
+    /// `/a` subscribed; the first publish delivered to it, then `/a` answers 503 and the
+    /// second publish's delivery fails once. `/a`'s callback URL.
+    async fn second_delivery_fails(&self) -> String {
+        let cb_a = self.subscribed("/a", "secret of a", 200).await;
+        self.publish("Thông báo số 1").await;
+        self.sub.wait_for("the first delivery", at(0, 200)).await;
+        self.sub.set("/a", true, 503);
+        self.publish("Thông báo số 2").await;
+        self.sub.wait_for("the failing attempt", at(1, 503)).await;
+        cb_a
     }
 
     async fn admin(&self) -> Value {
@@ -404,12 +415,7 @@ async fn a_wrong_echo_never_becomes_a_subscription_and_no_secret_is_ever_shown()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delivery_stays_pending_and_arrives_on_a_retry() {
     let hub = Hub::start().await;
-    let cb_a = hub.subscribed("/a", "secret of a", 200).await;
-    hub.publish("Thông báo số 1").await;
-    hub.sub.wait_for("the first delivery", at(0, 200)).await;
-    hub.sub.set("/a", true, 503);
-    hub.publish("Thông báo số 2").await;
-    hub.sub.wait_for("the failing attempt", at(1, 503)).await;
+    let cb_a = hub.second_delivery_fails().await;
     let report = hub
         .wait_admin("the failure to be recorded", |r| {
             listed(r, "pending", &cb_a).first().is_some_and(|d| d["attempts"].as_u64() >= Some(1))
@@ -430,12 +436,7 @@ async fn a_failed_delivery_stays_pending_and_arrives_on_a_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_failing_before_a_restart_arrives_after_it() {
     let mut hub = Hub::start().await;
-    let cb_a = hub.subscribed("/a", "secret of a", 200).await;
-    hub.publish("Thông báo số 1").await;
-    hub.sub.wait_for("the first delivery", at(0, 200)).await;
-    hub.sub.set("/a", true, 503);
-    hub.publish("Thông báo số 2").await;
-    hub.sub.wait_for("the attempt before the restart", at(1, 503)).await;
+    let cb_a = hub.second_delivery_fails().await;
     assert!(hub.server.stop(), "SIGTERM stops the node cleanly");
     hub.sub.set("/a", true, 200);
     hub.server.start_again().expect("the node starts again on the same data");

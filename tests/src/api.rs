@@ -35,6 +35,12 @@ pub async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String
     serde_json::from_slice(&body).map_err(|e| format!("GET {url}: {e}"))
 }
 
+/// `GET url`'s body, whatever the status.
+pub async fn get_bytes(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+    let resp = http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+    Ok(resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?.to_vec())
+}
+
 /// `GET url`'s body as text, whatever the status.
 pub async fn get_text(http: &reqwest::Client, url: &str) -> Result<String, String> {
     let resp = http.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
@@ -47,6 +53,25 @@ pub fn news_draft(title: &str) -> Value {
            "summary": "Tóm tắt", "content_html": "<p>Nội dung</p>", "categories": ["y-te"]})
 }
 
+/// `POST url` with the editors' token and a JSON body; (status, body text).
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> Result<(u16, String), String> {
+    let resp = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await.map_err(|e| format!("POST {url}: {e}"))?))
+}
+
 /// `POST base/api/v1/items` with the editors' token and a JSON body; the 201's JSON
 /// (`id`, `log_index`, `version`…).
 pub async fn publish_body(
@@ -55,16 +80,7 @@ pub async fn publish_body(
     token: &str,
     body: Vec<u8>,
 ) -> Result<Value, String> {
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("publish on {base}: {e}"))?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| format!("publish on {base}: {e}"))?;
+    let (status, text) = post(http, &format!("{base}/api/v1/items"), token, body).await?;
     if status != 201 {
         return Err(format!("publish on {base}: {status}: {text}"));
     }
@@ -81,22 +97,14 @@ pub async fn publish(
     publish_body(http, base, token, draft.to_string().into_bytes()).await
 }
 
-/// `POST path` with the editors' token and a JSON body; (status, JSON or null).
+/// `POST url` with the editors' token and a JSON body; (status, JSON or null).
 pub async fn post_json(
     http: &reqwest::Client,
     url: &str,
     token: &str,
     body: &Value,
 ) -> Result<(u16, Value), String> {
-    let resp = http
-        .post(url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| format!("POST {url}: {e}"))?;
+    let (status, text) = post(http, url, token, body.to_string().into_bytes()).await?;
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 

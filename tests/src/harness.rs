@@ -35,6 +35,13 @@ pub fn portal_bin() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target dir").join("portal")
 }
 
+/// What an async test starts with: the `portal` binary ([`portal_bin`], built off the async
+/// workers) and a temporary directory for its nodes' data.
+pub async fn bin_and_tmp() -> (PathBuf, tempfile::TempDir) {
+    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("the build task runs");
+    (bin, tempfile::tempdir().expect("a temporary directory"))
+}
+
 /// What a `portal` command printed, and how it exited.
 #[derive(Clone, Debug)]
 pub struct Output {

@@ -98,57 +98,33 @@ impl Gen {
         let meta = feed_meta(false);
         let t = moh_trust();
         let vi_title = "Bộ Y tế khuyến cáo phòng chống sốt xuất huyết mùa mưa";
-        self.feed(
-            "atom-title-mismatch",
-            "The visible title differs from the signed record's title.",
-            "atom",
-            t.clone(),
-            atom.replacen(
-                &format!(">{vi_title}<"),
-                ">Bộ Y tế: dịch bệnh đã được kiểm soát hoàn toàn<",
-                1,
-            ),
-            json!(["feed-mismatch", "valid"]),
+        let retitled = atom.replacen(
+            &format!(">{vi_title}<"),
+            ">Bộ Y tế: dịch bệnh đã được kiểm soát hoàn toàn<",
+            1,
         );
-        self.feed(
-            "json-feed-content-mismatch",
-            "The visible content_html differs from the signed record.",
-            "json-feed",
-            t.clone(),
-            jf.replacen("đi khám ngay", "không cần đi khám", 1),
-            json!(["feed-mismatch", "valid"]),
-        );
-        self.feed(
-            "atom-tombstone-comment-mismatch",
-            "The tombstone's comment differs from the signed explanation.",
-            "atom",
-            t.clone(),
-            atom.replacen("Superseded by a newer notice<", "Published in error<", 1),
-            json!(["valid", "feed-mismatch"]),
-        );
+        let recontent = jf.replacen("đi khám ngay", "không cần đi khám", 1);
+        let recommented = atom.replacen("Superseded by a newer notice<", "Published in error<", 1);
         let forged = sign(&correction(&n, s0.digest(), 2), &MALLORY);
-        self.feed(
-            "atom-forged-entry",
-            "An entry signed by an untrusted key.",
-            "atom",
-            t.clone(),
-            feed::encode_atom(&meta, &[forged, s3.clone()]).expect("atom"),
-            json!(["unknown-key", "valid"]),
-        );
+        let forged = feed::encode_atom(&meta, &[forged, s3.clone()]).expect("atom");
         let b64 = s2.record_base64();
         let tampered = String::from_utf8(s2.bytes().to_vec()).expect("utf-8").replacen(
             "hằng tuần",
             "hằng tháng",
             1,
         );
-        self.feed(
-            "atom-tampered-record",
-            "One byte of the embedded signed record changed.",
-            "atom",
-            t.clone(),
-            atom.replacen(&b64, &encode_base64(tampered.as_bytes()), 1),
-            json!(["bad-signature", "valid"]),
-        );
+        let retampered = atom.replacen(&b64, &encode_base64(tampered.as_bytes()), 1);
+        #[rustfmt::skip]
+        let cases = [
+            ("atom-title-mismatch", "The visible title differs from the signed record's title.", "atom", retitled, ["feed-mismatch", "valid"]),
+            ("json-feed-content-mismatch", "The visible content_html differs from the signed record.", "json-feed", recontent, ["feed-mismatch", "valid"]),
+            ("atom-tombstone-comment-mismatch", "The tombstone's comment differs from the signed explanation.", "atom", recommented, ["valid", "feed-mismatch"]),
+            ("atom-forged-entry", "An entry signed by an untrusted key.", "atom", forged, ["unknown-key", "valid"]),
+            ("atom-tampered-record", "One byte of the embedded signed record changed.", "atom", retampered, ["bad-signature", "valid"]),
+        ];
+        for (name, desc, format, input, expect) in cases {
+            self.feed(name, desc, format, t.clone(), input, json!(expect));
+        }
     }
 
     /// Malformed feeds: a DOCTYPE, an unsigned entry, not XML, not JSON, truncated.

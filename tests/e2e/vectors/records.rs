@@ -66,41 +66,19 @@ impl Gen {
                 "valid",
             );
         }
-        self.record(
-            "key-event-rotate",
-            "A rotation to key 2, signed by key 1; key 2 signs from the next index.",
-            moh_trust(),
-            &sign(&rotation("bo-y-te", 4, &MOH2), &MOH),
-            "valid",
-        );
-        self.record(
-            "key-event-revoke",
-            "A revocation of key 2 from log index 7, signed by key 1.",
-            trust(&[("bo-y-te", vec![MOH.grant(), MOH2.grant()])]),
-            &sign(&revocation("bo-y-te", 5, &MOH2, 7), &MOH),
-            "valid",
-        );
-        self.record(
-            "descriptor",
-            "A node descriptor, signed by the node's own key.",
-            moh_trust(),
-            &sign(&descriptor(), &MOH),
-            "valid",
-        );
-        self.record(
-            "roster",
-            "A federation roster, signed by the central key.",
-            trust(&[("chinh-phu", vec![CENTRAL.grant()])]),
-            &sign(&roster(), &CENTRAL),
-            "valid",
-        );
-        self.record(
-            "receipt",
-            "An aggregator's receipt for the news item, in the central's log.",
-            trust(&[("chinh-phu", vec![CENTRAL.grant()])]),
-            &sign(&receipt(sn.digest(), 0, 0), &CENTRAL),
-            "valid",
-        );
+        let central = || trust(&[("chinh-phu", vec![CENTRAL.grant()])]);
+        let both_keys = trust(&[("bo-y-te", vec![MOH.grant(), MOH2.grant()])]);
+        #[rustfmt::skip]
+        let others = [
+            ("key-event-rotate", "A rotation to key 2, signed by key 1; key 2 signs from the next index.", moh_trust(), sign(&rotation("bo-y-te", 4, &MOH2), &MOH)),
+            ("key-event-revoke", "A revocation of key 2 from log index 7, signed by key 1.", both_keys, sign(&revocation("bo-y-te", 5, &MOH2, 7), &MOH)),
+            ("descriptor", "A node descriptor, signed by the node's own key.", moh_trust(), sign(&descriptor(), &MOH)),
+            ("roster", "A federation roster, signed by the central key.", central(), sign(&roster(), &CENTRAL)),
+            ("receipt", "An aggregator's receipt for the news item, in the central's log.", central(), sign(&receipt(sn.digest(), 0, 0), &CENTRAL)),
+        ];
+        for (name, desc, trust, record) in others {
+            self.record(name, desc, trust, &record, "valid");
+        }
     }
 
     /// Signatures and keys: flipped, forged, cross-domain, edited; unknown, revoked, retired
@@ -148,47 +126,27 @@ impl Gen {
         let mut short = serde_json::to_value(&sn).expect("env");
         short["sig"] = json!(encode_base64(&sn.sig()[..63]));
         self.put("records/invalid/bad-signature-short.json", json!({"description": "A 63-byte signature.", "kind": "record", "trust": moh_trust(), "input": short, "expect": "bad-signature"}));
-        self.record(
-            "unknown-key",
-            "Signed by a key the verifier does not trust for this origin.",
-            moh_trust(),
-            &sign(&n, &MALLORY),
-            "unknown-key",
-        );
-        self.record(
-            "unknown-origin",
-            "A record from an origin the verifier has no keys for.",
-            trust(&[("bo-tai-chinh", vec![MOF.grant()])]),
-            &sn,
-            "unknown-origin",
-        );
-        let mut revoked = MOH.grant();
-        revoked.revoked_from = Some(0);
-        self.record(
-            "revoked-key",
-            "The key was revoked from log index 0.",
-            trust(&[("bo-y-te", vec![revoked])]),
-            &sn,
-            "revoked-key",
-        );
-        let mut retired = MOH.grant();
-        retired.until_index = Some(1);
-        self.record(
-            "retired-key",
-            "Key 1 was retired by rotation at index 1; this record is at index 1.",
-            trust(&[("bo-y-te", vec![retired])]),
-            &sign(&c, &MOH),
-            "revoked-key",
-        );
-        let mut future = MOH.grant();
-        future.from_index = 5;
-        self.record(
-            "key-not-yet-valid",
-            "The key is only valid from index 5; the record is at index 0.",
-            trust(&[("bo-y-te", vec![future])]),
-            &sn,
-            "revoked-key",
-        );
+        // Keys the verifier does not trust, or not at that index.
+        let moh_with = |change: fn(&mut KeyGrant)| {
+            let mut grant = MOH.grant();
+            change(&mut grant);
+            trust(&[("bo-y-te", vec![grant])])
+        };
+        let revoked = moh_with(|g| g.revoked_from = Some(0));
+        let retired = moh_with(|g| g.until_index = Some(1));
+        let future = moh_with(|g| g.from_index = 5);
+        let mof_only = trust(&[("bo-tai-chinh", vec![MOF.grant()])]);
+        #[rustfmt::skip]
+        let keys: [(&str, &str, Value, SignedRecord, &str); 5] = [
+            ("unknown-key", "Signed by a key the verifier does not trust for this origin.", moh_trust(), sign(&n, &MALLORY), "unknown-key"),
+            ("unknown-origin", "A record from an origin the verifier has no keys for.", mof_only, sn.clone(), "unknown-origin"),
+            ("revoked-key", "The key was revoked from log index 0.", revoked, sn.clone(), "revoked-key"),
+            ("retired-key", "Key 1 was retired by rotation at index 1; this record is at index 1.", retired, sign(&c, &MOH), "revoked-key"),
+            ("key-not-yet-valid", "The key is only valid from index 5; the record is at index 0.", future, sn, "revoked-key"),
+        ];
+        for (name, desc, trust, record, expect) in keys {
+            self.record(name, desc, trust, &record, expect);
+        }
     }
 
     /// Canonical form: each properly signed over the non-canonical bytes.
@@ -345,77 +303,28 @@ impl Gen {
     pub(super) fn records_other_schema(&mut self) {
         let (n, sn) = first_news();
 
-        let w = withdrawal(&n, sn.digest(), 3, WithdrawalState::Redirected);
-        let sw = sign(&w, &MOH);
-        let wt = RecordType::Withdrawal;
-        self.record(
-            "schema-withdrawal-empty-explanation",
-            "A withdrawal must explain itself in public.",
-            moh_trust(),
-            &edit(&sw, wt, &MOH, |v| {
-                v["explanation"] = json!("");
-            }),
-            "schema",
-        );
-        self.record(
-            "schema-redirect-missing",
-            "State \"redirected\" without a redirect URL.",
-            moh_trust(),
-            &edit(&sw, wt, &MOH, |v| {
-                v.as_object_mut().expect("obj").remove("redirect");
-            }),
-            "schema",
-        );
-        self.record(
-            "schema-redirect-javascript",
-            "A redirect to a javascript: URL.",
-            moh_trust(),
-            &edit(&sw, wt, &MOH, |v| {
-                v["redirect"] = json!("javascript:alert(1)");
-            }),
-            "schema",
-        );
+        let sw = sign(&withdrawal(&n, sn.digest(), 3, WithdrawalState::Redirected), &MOH);
         let rot = sign(&rotation("bo-y-te", 4, &MOH2), &MOH);
-        self.record(
-            "schema-rotation-without-key",
-            "A rotation without the new public key.",
-            moh_trust(),
-            &edit(&rot, RecordType::KeyEvent, &MOH, |v| {
-                v.as_object_mut().expect("obj").remove("public_key");
-            }),
-            "schema",
-        );
-        self.record(
-            "schema-rotation-kid-mismatch",
-            "A rotation whose kid is not derived from its public key.",
-            moh_trust(),
-            &edit(&rot, RecordType::KeyEvent, &MOH, |v| {
-                v["kid"] = json!("0000000000000000");
-            }),
-            "schema",
-        );
         let sd = sign(&descriptor(), &MOH);
-        self.record(
-            "schema-descriptor-http-endpoint-relative",
-            "A descriptor endpoint that is not an absolute URL.",
-            moh_trust(),
-            &edit(&sd, RecordType::Descriptor, &MOH, |v| {
-                v["endpoints"]["atom"] = json!("/feeds/atom");
-            }),
-            "schema",
-        );
         let sr = sign(&roster(), &CENTRAL);
-        self.record(
-            "schema-roster-unsorted-members",
-            "Roster members out of order.",
-            trust(&[("chinh-phu", vec![CENTRAL.grant()])]),
-            &edit(&sr, RecordType::Roster, &CENTRAL, |v| {
-                if let Some(a) = v["members"].as_array_mut() {
-                    a.reverse();
-                }
-            }),
-            "schema",
-        );
+        let (wt, kt, dt) = (RecordType::Withdrawal, RecordType::KeyEvent, RecordType::Descriptor);
+        #[rustfmt::skip]
+        let cases: [(&str, &str, &SignedRecord, RecordType, fn(&mut Value)); 7] = [
+            ("schema-withdrawal-empty-explanation", "A withdrawal must explain itself in public.", &sw, wt, |v| v["explanation"] = json!("")),
+            ("schema-redirect-missing", "State \"redirected\" without a redirect URL.", &sw, wt, |v| drop(v.as_object_mut().expect("obj").remove("redirect"))),
+            ("schema-redirect-javascript", "A redirect to a javascript: URL.", &sw, wt, |v| v["redirect"] = json!("javascript:alert(1)")),
+            ("schema-rotation-without-key", "A rotation without the new public key.", &rot, kt, |v| drop(v.as_object_mut().expect("obj").remove("public_key"))),
+            ("schema-rotation-kid-mismatch", "A rotation whose kid is not derived from its public key.", &rot, kt, |v| v["kid"] = json!("0000000000000000")),
+            ("schema-descriptor-http-endpoint-relative", "A descriptor endpoint that is not an absolute URL.", &sd, dt, |v| v["endpoints"]["atom"] = json!("/feeds/atom")),
+            ("schema-roster-unsorted-members", "Roster members out of order.", &sr, RecordType::Roster, |v| v["members"].as_array_mut().into_iter().for_each(|a| a.reverse())),
+        ];
+        for (name, desc, signed, t, change) in cases {
+            let (key, trust) = match t {
+                RecordType::Roster => (&CENTRAL, trust(&[("chinh-phu", vec![CENTRAL.grant()])])),
+                _ => (&MOH, moh_trust()),
+            };
+            self.record(name, desc, trust, &edit(signed, t, key, change), "schema");
+        }
 
         // ---- wrong type where a specific type is required
         self.put("records/invalid/wrong-type-descriptor.json", json!({
