@@ -16,6 +16,7 @@ mod keys;
 mod node;
 mod restore;
 mod spec;
+mod tidy;
 mod vectors;
 mod verify;
 mod websub;
