@@ -15,6 +15,9 @@ fn first_news() -> (ItemVersion, SignedRecord) {
     (n, sn)
 }
 
+/// A schema case: name, description, the record edited, its type, and the edit.
+type Edit<'a> = (&'a str, &'a str, &'a SignedRecord, RecordType, fn(&mut Value));
+
 impl Gen {
     /// Valid records of every type.
     pub(super) fn records_valid(&mut self) {
@@ -309,7 +312,7 @@ impl Gen {
         let sr = sign(&roster(), &CENTRAL);
         let (wt, kt, dt) = (RecordType::Withdrawal, RecordType::KeyEvent, RecordType::Descriptor);
         #[rustfmt::skip]
-        let cases: [(&str, &str, &SignedRecord, RecordType, fn(&mut Value)); 7] = [
+        let cases: [Edit<'_>; 7] = [
             ("schema-withdrawal-empty-explanation", "A withdrawal must explain itself in public.", &sw, wt, |v| v["explanation"] = json!("")),
             ("schema-redirect-missing", "State \"redirected\" without a redirect URL.", &sw, wt, |v| drop(v.as_object_mut().expect("obj").remove("redirect"))),
             ("schema-redirect-javascript", "A redirect to a javascript: URL.", &sw, wt, |v| v["redirect"] = json!("javascript:alert(1)")),
