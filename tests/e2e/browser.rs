@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use portal_proto::html;
 use serde_json::{Value, json};
 
-use crate::federation::{Ministry, client, eventually, get_json, init};
-use crate::node::{Server, portal, portal_bin};
+use portal_tests::api::client;
+use portal_tests::harness::{Federation, NodeDir, bin_and_tmp};
+use portal_tests::wait::eventually;
 
 /// The Chromium binary, if installed (`CHROMIUM` overrides the path).
 fn chromium() -> Option<PathBuf> {
@@ -119,8 +120,8 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// Give a node an English name too (before it starts).
-fn name_en(data: &Path, vi: &str, en: &str) {
-    let path = data.join("config.toml");
+fn name_en(node: &NodeDir, vi: &str, en: &str) {
+    let path = node.config_path();
     let config = std::fs::read_to_string(&path).expect("config");
     let line = format!("vi = \"{vi}\"");
     assert!(config.contains(&line), "config names the node: {config}");
@@ -128,7 +129,7 @@ fn name_en(data: &Path, vi: &str, en: &str) {
         .expect("config");
 }
 
-async fn post(http: &reqwest::Client, m: &Ministry, path: &str, body: &Value) -> Value {
+async fn post(http: &reqwest::Client, m: &NodeDir, path: &str, body: &Value) -> Value {
     let resp = http
         .post(format!("{}{path}", m.url))
         .bearer_auth(&m.token)
@@ -231,61 +232,63 @@ fn marker_payloads() -> Vec<String> {
 /// `<` is always escaped in serialised HTML, so every `<` starts a tag).
 fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
     let mut out = Vec::new();
-    let b = html.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'<' {
-            i += 1;
-            continue;
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        let (inside, after) = split_tag(&rest[lt + 1..]);
+        rest = after;
+        if !inside.starts_with('/') {
+            out.push(start_tag(inside));
         }
-        i += 1;
-        if b.get(i) == Some(&b'/') {
-            while i < b.len() && b[i] != b'>' {
-                i += 1;
-            }
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' && b[i] != b'/' {
-            i += 1;
-        }
-        let name = html[start..i].to_ascii_lowercase();
-        let mut attrs = Vec::new();
-        loop {
-            while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-                i += 1;
-            }
-            if i >= b.len() || b[i] == b'>' {
-                i += 1;
-                break;
-            }
-            let k = i;
-            while i < b.len() && !matches!(b[i], b'=' | b'>') && !b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let key = html[k..i].to_ascii_lowercase();
-            let mut value = String::new();
-            if b.get(i) == Some(&b'=') {
-                i += 1;
-                let quote = b.get(i).copied().filter(|q| *q == b'"' || *q == b'\'');
-                if let Some(q) = quote {
-                    let v = i + 1;
-                    i = v + html[v..].find(char::from(q)).unwrap_or(html.len() - v);
-                    value = decode_entities(&html[v..i]);
-                    i += 1;
-                } else {
-                    let v = i;
-                    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
-                        i += 1;
-                    }
-                    value = decode_entities(&html[v..i]);
-                }
-            }
-            attrs.push((key, value));
-        }
-        out.push((name, attrs));
     }
     out
+}
+
+/// The inside of a tag, up to the `>` that ends it (not one in a quoted value), and what
+/// follows that `>`.
+fn split_tag(s: &str) -> (&str, &str) {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '>' => return (&s[..i], &s[i + 1..]),
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None => {}
+        }
+    }
+    (s, "")
+}
+
+/// A start tag's name and attributes (names lowercased, values with entities decoded).
+fn start_tag(inside: &str) -> (String, Vec<(String, String)>) {
+    let space = |c: char| c.is_ascii_whitespace();
+    let name_end = inside.find(|c: char| space(c) || c == '/').unwrap_or(inside.len());
+    let mut attrs = Vec::new();
+    let mut rest = &inside[name_end..];
+    loop {
+        rest = rest.trim_start_matches(|c: char| space(c) || c == '/');
+        if rest.is_empty() {
+            break;
+        }
+        let key_end = rest.find(|c: char| c == '=' || space(c)).unwrap_or(rest.len());
+        let key = rest[..key_end].to_ascii_lowercase();
+        rest = &rest[key_end..];
+        let mut value = String::new();
+        if let Some(v) = rest.strip_prefix('=') {
+            let (raw, after) = match v.chars().next() {
+                Some(q @ ('"' | '\'')) => {
+                    let quoted = &v[1..];
+                    let end = quoted.find(q).unwrap_or(quoted.len());
+                    (&quoted[..end], quoted.get(end + 1..).unwrap_or_default())
+                }
+                _ => v.split_at(v.find(space).unwrap_or(v.len())),
+            };
+            value = decode_entities(raw);
+            rest = after;
+        }
+        attrs.push((key, value));
+    }
+    (inside[..name_end].to_ascii_lowercase(), attrs)
 }
 
 fn pwned(dom: &str) -> bool {
@@ -293,60 +296,35 @@ fn pwned(dom: &str) -> bool {
     html_tag.is_some_and(|t| t.contains("data-pwned")) || dom.contains("<title>PWNED")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_portal_in_headless_chromium() {
-    let Some(chromium) = chromium() else { return };
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let browser = Browser { bin: chromium, tmp: tempfile::tempdir().expect("tempdir") };
-    let shots = screenshot_dir();
-    let http = client();
-    let dir = |name: &str| tmp.path().join(name);
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    portal_tests::api::get_json(http, url).await.expect("GET")
+}
 
-    // ---- a demo-sized federation
-    let moh = init(&bin, &dir("moh"), "bo-y-te", "Bộ Y tế");
-    name_en(&dir("moh"), "Bộ Y tế", "Ministry of Health");
-    let moet = init(&bin, &dir("moet"), "bo-giao-duc", "Bộ Giáo dục và Đào tạo");
-    name_en(&dir("moet"), "Bộ Giáo dục và Đào tạo", "Ministry of Education and Training");
-    let mof = init(&bin, &dir("mof"), "bo-tai-chinh", "Bộ Tài chính");
-    name_en(&dir("mof"), "Bộ Tài chính", "Ministry of Finance");
-    let moit = init(&bin, &dir("moit"), "bo-cong-thuong", "Bộ Công Thương");
-    let _gov = init(&bin, &dir("gov"), "chinh-phu", "Chính phủ");
-    name_en(&dir("gov"), "Chính phủ", "Government of Viet Nam");
-    let start = |data: &Path| Server::start_at_url(&bin, data);
-    let moh_srv = start(&dir("moh"));
-    let _moet_srv = start(&dir("moet"));
-    let _mof_srv = start(&dir("mof"));
-    let moit_srv = start(&dir("moit"));
-    let central_srv = start(&dir("gov"));
-    let central = central_srv.base.clone();
-    let gov_data = dir("gov");
-    for m in [&moh, &moet, &mof, &moit] {
-        let pin = m.key.to_base64();
-        let args =
-            ["member", "add", "--data", gov_data.to_str().expect("utf-8"), &m.url, "--pin", &pin];
-        let (ok, _, err) = portal(&bin, &args);
-        assert!(ok, "member add {}: {err}", m.id);
+/// What the content fixture published that the tests look for.
+struct Ids {
+    alert: String,
+    flu: String,
+    circular: String,
+    old: String,
+}
+
+/// The Ministry of Health's items: an alert, news with a correction, a circular, and an
+/// announcement withdrawn with its explanation.
+async fn publish_health_items(http: &reqwest::Client, moh: &NodeDir) -> Ids {
+    // (kind, title, summary, HTML, categories) in Vietnamese; title, summary, HTML in English.
+    #[rustfmt::skip]
+    let bilingual = [
+        (["alert", "Cảnh báo sốt xuất huyết gia tăng tại Hà Nội", "Bộ Y tế đề nghị người dân diệt muỗi, loăng quăng và đến cơ sở y tế khi sốt cao.", "<p>Số ca mắc sốt xuất huyết tại Hà Nội tăng <strong>35%</strong> so với cùng kỳ.</p><ul><li>Diệt muỗi, loăng quăng.</li><li>Ngủ màn kể cả ban ngày.</li></ul>"], ["suc-khoe", "canh-bao"], ["Dengue fever on the rise in Ha Noi", "The Ministry of Health asks people to remove mosquito breeding sites and see a doctor when feverish.", "<p>Dengue cases in Ha Noi are up <strong>35%</strong> year on year.</p>"]),
+        (["news", "Bộ Y tế khuyến cáo phòng chống dịch cúm mùa", "Tiêm vắc xin cúm hằng năm là biện pháp phòng bệnh hiệu quả nhất.", "<p>Bộ Y tế khuyến cáo người dân tiêm vắc xin cúm trước ngày 5 tháng 12.</p><p>Người cao tuổi và trẻ nhỏ cần được ưu tiên.</p>"], ["suc-khoe", "tiem-chung"], ["Ministry of Health advice on seasonal flu", "A yearly flu vaccine is the best protection.", "<p>Get your flu vaccine before 5 December.</p>"]),
+    ];
+    let mut ids = Vec::new();
+    for ([kind, title, summary, html], cats, [en_title, en_summary, en_html]) in bilingual {
+        let draft = with_en(news(kind, title, summary, html, &cats), en_title, en_summary, en_html);
+        ids.push(
+            post(http, moh, "/api/v1/items", &draft).await["id"].as_str().expect("id").to_owned(),
+        );
     }
-
-    // ---- content: alerts, news with a correction, announcements, legal documents, a withdrawal
-    let alert = post(&http, &moh, "/api/v1/items", &with_en(
-        news("alert", "Cảnh báo sốt xuất huyết gia tăng tại Hà Nội",
-             "Bộ Y tế đề nghị người dân diệt muỗi, loăng quăng và đến cơ sở y tế khi sốt cao.",
-             "<p>Số ca mắc sốt xuất huyết tại Hà Nội tăng <strong>35%</strong> so với cùng kỳ.</p><ul><li>Diệt muỗi, loăng quăng.</li><li>Ngủ màn kể cả ban ngày.</li></ul>",
-             &["suc-khoe", "canh-bao"]),
-        "Dengue fever on the rise in Ha Noi",
-        "The Ministry of Health asks people to remove mosquito breeding sites and see a doctor when feverish.",
-        "<p>Dengue cases in Ha Noi are up <strong>35%</strong> year on year.</p>")).await;
-    let flu = post(&http, &moh, "/api/v1/items", &with_en(
-        news("news", "Bộ Y tế khuyến cáo phòng chống dịch cúm mùa",
-             "Tiêm vắc xin cúm hằng năm là biện pháp phòng bệnh hiệu quả nhất.",
-             "<p>Bộ Y tế khuyến cáo người dân tiêm vắc xin cúm trước ngày 5 tháng 12.</p><p>Người cao tuổi và trẻ nhỏ cần được ưu tiên.</p>",
-             &["suc-khoe", "tiem-chung"]),
-        "Ministry of Health advice on seasonal flu",
-        "A yearly flu vaccine is the best protection.",
-        "<p>Get your flu vaccine before 5 December.</p>")).await;
-    let flu_id = flu["id"].as_str().expect("id").to_owned();
+    let [alert, flu_id]: [String; 2] = ids.try_into().expect("two items");
     let mut fix = news(
         "news",
         "Bộ Y tế khuyến cáo phòng chống dịch cúm mùa",
@@ -356,8 +334,8 @@ async fn the_portal_in_headless_chromium() {
     );
     fix["id"] = json!(flu_id);
     fix["update"] = json!({"note": "Sửa hạn tiêm vắc xin: ngày 15 tháng 12"});
-    post(&http, &moh, "/api/v1/items", &fix).await;
-    let circular = post(&http, &moh, "/api/v1/items", &json!({
+    post(http, moh, "/api/v1/items", &fix).await;
+    let circular = post(http, moh, "/api/v1/items", &json!({
         "kind": "legal", "language": "vi",
         "title": "Thông tư 15/2026/TT-BYT quy định về khám sức khỏe định kỳ",
         "summary": "Thông tư quy định nội dung, tần suất khám sức khỏe định kỳ cho người lao động.",
@@ -367,8 +345,8 @@ async fn the_portal_in_headless_chromium() {
                   "issued": "2026-10-01", "effective": "2026-12-01"}})).await;
     let circular_id = circular["id"].as_str().expect("id").to_owned();
     let old = post(
-        &http,
-        &moh,
+        http,
+        moh,
         "/api/v1/items",
         &news(
             "announcement",
@@ -381,15 +359,20 @@ async fn the_portal_in_headless_chromium() {
     .await;
     let old_id = old["id"].as_str().expect("id").to_owned();
     post(
-        &http,
-        &moh,
+        http,
+        moh,
         &format!("/api/v1/items/{old_id}/withdraw"),
         &json!({"explanation": "Lịch tiêm đã thay đổi; xem thông báo mới của Bộ Y tế."}),
     )
     .await;
+    Ids { alert, flu: flu_id, circular: circular_id, old: old_id }
+}
+
+/// The other ministries' items: announcements, news, a decree.
+async fn publish_other_items(http: &reqwest::Client, moet: &NodeDir, mof: &NodeDir) {
     post(
-        &http,
-        &moet,
+        http,
+        moet,
         "/api/v1/items",
         &with_en(
             news(
@@ -406,8 +389,8 @@ async fn the_portal_in_headless_chromium() {
     )
     .await;
     post(
-        &http,
-        &moet,
+        http,
+        moet,
         "/api/v1/items",
         &news(
             "news",
@@ -418,7 +401,7 @@ async fn the_portal_in_headless_chromium() {
         ),
     )
     .await;
-    post(&http, &mof, "/api/v1/items", &json!({
+    post(http, mof, "/api/v1/items", &json!({
         "kind": "legal", "language": "vi",
         "title": "Nghị định 12/2026/NĐ-CP về thuế thu nhập cá nhân",
         "summary": "Điều chỉnh mức giảm trừ gia cảnh từ ngày 1 tháng 1 năm 2027.",
@@ -430,8 +413,8 @@ async fn the_portal_in_headless_chromium() {
         "legal": {"number": "12/2026/NĐ-CP", "issuer": "Chính phủ", "signer": "Thủ tướng Chính phủ",
                   "issued": "2026-09-15", "effective": "2027-01-01", "expires": "2031-12-31"}})).await;
     post(
-        &http,
-        &mof,
+        http,
+        mof,
         "/api/v1/items",
         &news(
             "news",
@@ -442,35 +425,100 @@ async fn the_portal_in_headless_chromium() {
         ),
     )
     .await;
-    let expected = 7; // items the national search lists (the withdrawn one is left out)
-    eventually("every item in the national search", || async {
-        let v = get_json(&http, &format!("{central}/api/v1/national/search?q=")).await;
-        eprintln!("national search: {}", v["total"]);
-        v["total"].as_u64() == Some(expected)
-    })
-    .await;
-    // An unreachable member: an incident for the incidents page.
-    drop(moit_srv);
-    eventually("an incident for the stopped member", || async {
-        let v = get_json(&http, &format!("{central}/api/v1/incidents?member=bo-cong-thuong")).await;
-        v["incidents"].as_array().is_some_and(|a| !a.is_empty())
-    })
-    .await;
-    // Checkpoints cosigned for every running member.
-    eventually("cosigned checkpoints", || async {
-        let v = get_json(&http, &format!("{central}/api/v1/members")).await;
-        v["members"].as_array().is_some_and(|ms| {
-            ms.iter().filter(|m| m["member"]["id"] != "bo-cong-thuong").all(|m| {
-                m["cosigned_checkpoint"].is_string() && m["member"]["size"].as_u64() >= Some(1)
+}
+
+/// Items the national search lists (the withdrawn one is left out).
+const EXPECTED: u64 = 7;
+
+/// A demo-sized federation in headless Chromium: three ministries with Vietnamese content
+/// (English names and translations for some), a fourth that stopped (an incident), and the
+/// central, with every checkpoint of the running members cosigned.
+struct Portal {
+    f: Federation,
+    _tmp: tempfile::TempDir,
+    browser: Browser,
+    shots: PathBuf,
+    http: reqwest::Client,
+    ids: Ids,
+}
+
+impl Portal {
+    async fn start() -> Option<Portal> {
+        let chromium = chromium()?;
+        let (bin, tmp) = bin_and_tmp().await;
+        let browser = Browser { bin: chromium, tmp: tempfile::tempdir().expect("tempdir") };
+        let members = [
+            ("bo-y-te", "Bộ Y tế"),
+            ("bo-giao-duc", "Bộ Giáo dục và Đào tạo"),
+            ("bo-tai-chinh", "Bộ Tài chính"),
+            ("bo-cong-thuong", "Bộ Công Thương"),
+        ];
+        let mut f = Federation::init(&bin, tmp.path(), &members).expect("init");
+        name_en(&f.members[0], "Bộ Y tế", "Ministry of Health");
+        name_en(&f.members[1], "Bộ Giáo dục và Đào tạo", "Ministry of Education and Training");
+        name_en(&f.members[2], "Bộ Tài chính", "Ministry of Finance");
+        name_en(&f.central, "Chính phủ", "Government of Viet Nam");
+        f.serve_all().expect("serve");
+        f.add_members().expect("member add");
+        let http = client();
+        let ids = publish_health_items(&http, &f.members[0]).await;
+        publish_other_items(&http, &f.members[1], &f.members[2]).await;
+        let mut portal = Portal { f, _tmp: tmp, browser, shots: screenshot_dir(), http, ids };
+        portal.settle().await;
+        Some(portal)
+    }
+
+    /// Everything in the national search, an incident for the member that stopped, and the
+    /// checkpoints of the running members cosigned.
+    async fn settle(&mut self) {
+        let (http, central) = (self.http.clone(), self.central().to_owned());
+        let (http, central) = (&http, central.as_str());
+        let expected = EXPECTED;
+        eventually("every item in the national search", || async {
+            let v = get_json(http, &format!("{central}/api/v1/national/search?q=")).await;
+            eprintln!("national search: {}", v["total"]);
+            v["total"].as_u64() == Some(expected)
+        })
+        .await;
+        // An unreachable member: an incident for the incidents page.
+        assert!(self.f.stop("bo-cong-thuong"), "moit stops");
+        eventually("an incident for the stopped member", || async {
+            let v =
+                get_json(http, &format!("{central}/api/v1/incidents?member=bo-cong-thuong")).await;
+            v["incidents"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+        // Checkpoints cosigned for every running member.
+        eventually("cosigned checkpoints", || async {
+            let v = get_json(http, &format!("{central}/api/v1/members")).await;
+            v["members"].as_array().is_some_and(|ms| {
+                ms.iter().filter(|m| m["member"]["id"] != "bo-cong-thuong").all(|m| {
+                    m["cosigned_checkpoint"].is_string() && m["member"]["size"].as_u64() >= Some(1)
+                })
             })
         })
-    })
-    .await;
+        .await;
+    }
 
-    let b = &browser;
-    let shot =
-        |name: &str, url: &str| b.screenshot(url, &shots.join(format!("{name}.png")), 1280, 1600);
+    fn central(&self) -> &str {
+        self.f.central_base()
+    }
 
+    fn moh(&self) -> &NodeDir {
+        &self.f.members[0]
+    }
+
+    /// A screenshot of `url` at 1280×1600, into `target/screenshots/NAME.png`.
+    fn shot(&self, name: &str, url: &str) {
+        self.browser.screenshot(url, &self.shots.join(format!("{name}.png")), 1280, 1600);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_national_pages_list_alerts_first_and_switch_to_english() {
+    let Some(p) = Portal::start().await else { return };
+    let (b, http, central) = (&p.browser, &p.http, p.central());
+    let shot = |name: &str, url: &str| p.shot(name, url);
     // ---- national home: alerts first, then the latest, all ministries
     let home = b.dom(&format!("{central}/"));
     assert!(home.contains("<html lang=\"vi\""), "Vietnamese by default");
@@ -490,7 +538,7 @@ async fn the_portal_in_headless_chromium() {
         "withdrawn items are not listed"
     );
     shot("home", &format!("{central}/"));
-    b.screenshot(&format!("{central}/"), &shots.join("home-phone.png"), 390, 1400);
+    b.screenshot(&format!("{central}/"), &p.shots.join("home-phone.png"), 390, 1400);
 
     // ---- English: interface and content switch; untranslated content keeps its language
     let en = b.dom(&format!("{central}/?lang=en"));
@@ -521,7 +569,6 @@ async fn the_portal_in_headless_chromium() {
         .await
         .expect("body");
     assert!(body.contains("<html lang=\"en\""), "the cookie keeps English");
-
     // ---- a ministry, a category, a kind
     let ministry = b.dom(&format!("{central}/ministries/bo-y-te"));
     assert!(ministry.contains("<h1>Bộ Y tế</h1>") && ministry.contains("Thông tư 15/2026/TT-BYT"));
@@ -537,7 +584,14 @@ async fn the_portal_in_headless_chromium() {
     let kind = b.dom(&format!("{central}/kinds/legal"));
     assert!(kind.contains("Văn bản pháp luật</h1>") && kind.contains("15/2026/TT-BYT"));
     shot("kind", &format!("{central}/kinds/legal"));
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_shows_provenance_history_and_a_diff_and_search_needs_no_diacritics() {
+    let Some(p) = Portal::start().await else { return };
+    let (b, http, central, moh) = (&p.browser, &p.http, p.central(), p.moh());
+    let shot = |name: &str, url: &str| p.shot(name, url);
+    let Ids { alert, flu: flu_id, circular: circular_id, old: old_id } = &p.ids;
     // ---- an item: content, provenance, history, diff
     let item_url = format!("{central}/items/{flu_id}?member=bo-y-te");
     let item = b.dom(&item_url);
@@ -567,7 +621,7 @@ async fn the_portal_in_headless_chromium() {
         item_en.contains("Provenance") && item_en.contains("not available in English"),
         "version 2 has no translation: the original is shown, said so"
     );
-    let alert_id = alert["id"].as_str().expect("id");
+    let alert_id = alert;
     let alert_en = b.dom(&format!("{central}/items/{alert_id}?member=bo-y-te&lang=en"));
     assert!(
         alert_en.contains("<article class=\"primary item\" lang=\"en\">"),
@@ -609,7 +663,14 @@ async fn the_portal_in_headless_chromium() {
     shot("search", &format!("{central}/search?q=bo+y+te"));
     let faceted = b.dom(&format!("{central}/search?q=thue&kind=legal"));
     assert!(faceted.contains("12/2026/NĐ-CP") && !faceted.contains("thu ngân sách 10 tháng"));
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_federation_board_a_ministrys_own_portal_and_the_http_headers() {
+    let Some(p) = Portal::start().await else { return };
+    let (b, http, central, moh) = (&p.browser, &p.http, p.central(), p.moh());
+    let shot = |name: &str, url: &str| p.shot(name, url);
+    let flu_id = &p.ids.flu;
     // ---- federation health and incidents
     let fed = b.dom(&format!("{central}/federation"));
     for text in [
@@ -668,7 +729,21 @@ async fn the_portal_in_headless_chromium() {
     let resp = http.get(format!("{central}{css}")).send().await.expect("css");
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["cache-control"].to_str().expect("cc").contains("immutable"));
+}
 
+/// The page's Content-Security-Policy, as the central sends it.
+async fn csp_of(http: &reqwest::Client, central: &str) -> String {
+    let resp = http.get(format!("{central}/")).send().await.expect("get");
+    resp.headers()["content-security-policy"].to_str().expect("csp").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_html_never_runs_a_script_on_the_national_pages() {
+    let Some(p) = Portal::start().await else { return };
+    let (b, browser, http, central, moh) = (&p.browser, &p.browser, &p.http, p.central(), p.moh());
+    let shot = |name: &str, url: &str| p.shot(name, url);
+    let expected = EXPECTED;
+    let csp = csp_of(http, central).await;
     // ---- hostile HTML: the feedparser corpus and our own payloads, published by a ministry
     // in digests of 50 files, then loaded on the national pages.
     let corpus = corpus_payloads();
@@ -680,8 +755,8 @@ async fn the_portal_in_headless_chromium() {
         }
         let title = format!("Kiểm thử HTML độc hại {}", n + 1);
         let v = post(
-            &http,
-            &moh,
+            http,
+            moh,
             "/api/v1/items",
             &news("news", &title, "Tệp kiểm thử", &html, &["kiem-thu"]),
         )
@@ -691,8 +766,8 @@ async fn the_portal_in_headless_chromium() {
     for (n, payload) in marker_payloads().iter().enumerate() {
         let title = format!("Kiểm thử mã độc {}", n + 1);
         let v = post(
-            &http,
-            &moh,
+            http,
+            moh,
             "/api/v1/items",
             &news("news", &title, "Tệp kiểm thử", payload, &["kiem-thu"]),
         )
@@ -701,7 +776,7 @@ async fn the_portal_in_headless_chromium() {
     }
     let total = expected + hostile.len() as u64;
     eventually("the hostile items in the national view", || async {
-        let v = get_json(&http, &format!("{central}/api/v1/national/search?q=")).await;
+        let v = get_json(http, &format!("{central}/api/v1/national/search?q=")).await;
         v["total"].as_u64() == Some(total)
     })
     .await;
@@ -763,5 +838,4 @@ async fn the_portal_in_headless_chromium() {
     let meta_csp = csp.replace("; frame-ancestors 'none'", "");
     assert!(probe(None), "without a CSP the probe's script runs (the detector works)");
     assert!(!probe(Some(&meta_csp)), "the portal's CSP blocks inline scripts and handlers");
-    drop(moh_srv);
 }

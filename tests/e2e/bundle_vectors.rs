@@ -12,14 +12,8 @@ use portal_proto::envelope::SignedRecord;
 use portal_proto::merkle;
 use portal_proto::record::*;
 use portal_proto::verifier::checkpoint_origin;
+use portal_tests::fixtures::{trust_json as trust, *};
 use serde_json::{Value, json};
-
-use crate::fixtures::*;
-use crate::vectors::checkpoint_note;
-
-fn sign<R: RecordBody>(r: &R, key: &TestKey) -> SignedRecord {
-    portal_proto::envelope::sign(r, &key.signer()).expect("fixture records are valid")
-}
 
 /// The keys of `bo-y-te` after its rotation at index 3 (key 2 from index 4).
 fn rotated_grants() -> Vec<KeyGrant> {
@@ -43,18 +37,8 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let n = news("bo-y-te", 0, 1);
-    let s0 = sign(&n, &MOH);
-    let mut a = news("bo-y-te", 1, 3);
-    a.kind = ItemKind::Alert;
-    let s1 = sign(&a, &MOH);
-    let c = correction(&n, s0.digest(), 2);
-    let s2 = sign(&c, &MOH);
-    let s3 = sign(&rotation("bo-y-te", 3, &MOH2), &MOH);
-    let s4 = sign(&news("bo-y-te", 4, 4), &MOH2);
-    let s5 = sign(&withdrawal(&c, s2.digest(), 5, WithdrawalState::Withdrawn), &MOH2);
-    let history = vec![s0, s1, s2, s3, s4, s5];
-    let leaves: Vec<merkle::Hash> = history.iter().map(SignedRecord::leaf_hash).collect();
+    let history = history_with_rotation();
+    let leaves = leaves(&history);
     let note = checkpoint_note(6, merkle::root_from_leaf_hashes(&leaves), 10, &MOH2);
     let cp = Checkpoint::with_time(
         checkpoint_origin(&node("bo-y-te")),
@@ -151,14 +135,6 @@ impl Fixture {
     }
 }
 
-fn trust(entries: &[(&str, Vec<KeyGrant>)]) -> Value {
-    let m: serde_json::Map<String, Value> = entries
-        .iter()
-        .map(|(o, g)| ((*o).to_owned(), serde_json::to_value(g).expect("grants")))
-        .collect();
-    Value::Object(m)
-}
-
 fn vector(
     name: &str,
     description: &str,
@@ -177,30 +153,28 @@ fn input(b: &Bundle) -> Value {
     serde_json::from_str(&b.to_json()).expect("bundle JSON")
 }
 
-/// Replace the first `from` in a signature line of `note` by flipping one bit of its payload.
-fn flip_signature(note: &str, key_name: &str, nth_line_with_name: usize) -> String {
-    let mut parsed = checkpoint::SignedNote::parse(note).expect("note");
-    let sig = parsed
-        .signatures
-        .iter_mut()
-        .filter(|s| s.name == key_name)
-        .nth(nth_line_with_name)
-        .expect("signature line");
-    let last = sig.signature.len() - 1;
-    sig.signature[last] ^= 0x01;
-    parsed.format()
-}
-
 /// Every bundle vector: relative path → vector.
 pub(crate) fn generate() -> Vec<(String, Value)> {
     let f = fixture();
-    let moh = || trust(&[("bo-y-te", vec![MOH.grant()])]);
-    let central = || trust(&[("chinh-phu", vec![CENTRAL.grant()])]);
+    let mut out = valid(&f);
+    out.extend(tampered(&f));
+    out.extend(wrong_keys_or_entries(&f));
+    out
+}
+
+fn moh() -> Value {
+    trust(&[("bo-y-te", vec![MOH.grant()])])
+}
+
+fn central() -> Value {
+    trust(&[("chinh-phu", vec![CENTRAL.grant()])])
+}
+
+/// Valid bundles: from the node (trusting either key, or none) and from the central.
+fn valid(f: &Fixture) -> Vec<(String, Value)> {
     let node_b = f.node_bundle();
     let central_b = f.central_bundle();
     let mut out = Vec::new();
-
-    // ---- valid
     out.push(vector(
         "node-withdrawn-item-trusting-first-key",
         "A node's bundle of a corrected then withdrawn item (3 entries). The verifier trusts the \
@@ -250,62 +224,52 @@ pub(crate) fn generate() -> Vec<(String, Value)> {
         input(&central_b),
         "valid",
     ));
+    out
+}
 
-    // ---- invalid
+/// Bundles whose bytes were altered: a record, a proof hash, a signature or cosignature.
+fn tampered(f: &Fixture) -> Vec<(String, Value)> {
+    let node_b = f.node_bundle();
+    let central_b = f.central_bundle();
     let mut altered = node_b.clone();
     let text = String::from_utf8(f.history[0].bytes().to_vec()).expect("utf-8");
     let edited = text.replacen("hằng tuần", "hằng tháng", 1).into_bytes();
     altered.entries[0].signed =
         SignedRecord::from_parts(edited, f.history[0].kid().clone(), *f.history[0].sig());
-    out.push(vector(
-        "altered-record",
-        "The text of version 1 edited after signing (still canonical JSON).",
-        moh(),
-        input(&altered),
-        "bad-signature",
-    ));
     let mut bad_proof = node_b.clone();
     bad_proof.entries[1].proof[0][0] ^= 0x01;
-    out.push(vector(
-        "wrong-proof-hash",
-        "One bit of a hash of version 2's inclusion proof flipped.",
-        moh(),
-        input(&bad_proof),
-        "inconsistent-checkpoint",
-    ));
     let mut bad_cp = node_b.clone();
-    bad_cp.checkpoint = flip_signature(&f.note, "ipsp/1/bo-y-te", 0);
-    out.push(vector(
-        "checkpoint-signature-altered",
-        "One bit of the node's checkpoint signature flipped.",
-        moh(),
-        input(&bad_cp),
-        "bad-signature",
-    ));
+    bad_cp.checkpoint = flip_note_signature(&f.note, "ipsp/1/bo-y-te", 0);
     let mut bad_cosig = central_b.clone();
-    bad_cosig.checkpoint = flip_signature(&f.cosigned, "ipsp/1/chinh-phu", 0);
-    out.push(vector(
-        "cosignature-altered",
-        "One bit of the witness's cosignature flipped.",
-        central(),
-        input(&bad_cosig),
-        "bad-signature",
-    ));
-    let mut no_cosig = central_b.clone();
+    bad_cosig.checkpoint = flip_note_signature(&f.cosigned, "ipsp/1/chinh-phu", 0);
+    let mut no_cosig = central_b;
     no_cosig.checkpoint = f.note.clone();
-    out.push(vector(
-        "cosignature-missing",
-        "A bundle naming a witness whose checkpoint carries no cosignature by it.",
-        central(),
-        input(&no_cosig),
-        "bad-signature",
-    ));
+    #[rustfmt::skip]
+    let cases = [
+        ("altered-record", "The text of version 1 edited after signing (still canonical JSON).", moh(), &altered, "bad-signature"),
+        ("wrong-proof-hash", "One bit of a hash of version 2's inclusion proof flipped.", moh(), &bad_proof, "inconsistent-checkpoint"),
+        ("checkpoint-signature-altered", "One bit of the node's checkpoint signature flipped.", moh(), &bad_cp, "bad-signature"),
+        ("cosignature-altered", "One bit of the witness's cosignature flipped.", central(), &bad_cosig, "bad-signature"),
+        ("cosignature-missing", "A bundle naming a witness whose checkpoint carries no cosignature by it.", central(), &no_cosig, "bad-signature"),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, desc, trust, b, expect)| vector(name, desc, trust, input(b), expect))
+        .collect()
+}
+
+/// Bundles signed by the wrong key, with a key history or entries left out or added, or of
+/// another format.
+fn wrong_keys_or_entries(f: &Fixture) -> Vec<(String, Value)> {
+    let node_b = f.node_bundle();
+    let single = Bundle { item: item_id(4), entries: vec![f.proven(4)], ..f.node_bundle() };
+    let mut out = Vec::new();
     let mut retired = single.clone();
     let s4 = &f.history[4];
     let by_key1 =
         MOH.signer().sign(&portal_proto::envelope::signing_input(RecordType::Item, s4.bytes()));
     retired.entries[0].signed =
-        SignedRecord::from_parts(s4.bytes().to_vec(), MOH.signer().public_key().key_id(), by_key1);
+        SignedRecord::from_parts(s4.bytes().to_vec(), MOH.public_key().key_id(), by_key1);
     out.push(vector(
         "key-not-valid-at-index",
         "Index 4 signed by key 1, which the rotation at index 3 retired from index 4 (the leaf \

@@ -7,39 +7,22 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portal_proto::crypto::PublicKey;
 use portal_proto::envelope::SignedRecord;
-use portal_proto::ids::NodeId;
-use portal_proto::record::KeyGrant;
 use portal_proto::verifier::LogVerifier;
+use portal_tests::api::{client, get_json, log_records, post_json};
+use portal_tests::fixtures::node;
+use portal_tests::harness::{InitArgs, Node, NodeDir, Output, bin_and_tmp, copy_dir, init, portal};
 use serde_json::{Value, json};
 
-use crate::node::{Server, init_field, portal, portal_bin};
-
-fn init(bin: &Path, data: &Path) -> (String, PublicKey) {
-    let (ok, out, err) = portal(
-        bin,
-        &[
-            "init",
-            "--data",
-            data.to_str().expect("utf-8"),
-            "--id",
-            "bo-y-te",
-            "--name",
-            "Bộ Y tế",
-            "--url",
-            "http://127.0.0.1:9",
-        ],
-    );
-    assert!(ok, "init: {err}");
-    let key = PublicKey::from_base64(&init_field(&out, "public key:")).expect("key");
-    (init_field(&out, "admin token:"), key)
+fn init_moh(bin: &Path, data: &Path) -> NodeDir {
+    init(bin, data, &InitArgs::new("bo-y-te", "Bộ Y tế", "http://127.0.0.1:9")).expect("init")
 }
 
-fn publish_cli(bin: &Path, data: &Path, title: &str) -> (bool, String, String) {
+fn publish_cli(bin: &Path, data: &Path, title: &str) -> Output {
     let file = data.with_extension(format!("draft-{}.json", title.len()));
     std::fs::write(&file, json!({"kind": "news", "language": "vi", "title": title}).to_string())
         .expect("draft");
@@ -49,107 +32,58 @@ fn publish_cli(bin: &Path, data: &Path, title: &str) -> (bool, String, String) {
     )
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}
-
 fn restore(store: &Path, backup: &Path) {
     std::fs::remove_dir_all(store).expect("remove store");
-    copy_dir(backup, store);
+    copy_dir(backup, store).expect("copy the backup");
 }
 
 async fn fetch_log(base: &str) -> Vec<SignedRecord> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client");
-    let mut out = Vec::new();
-    loop {
-        let page: Value = client
-            .get(format!("{base}/api/v1/log?after={}&limit=1000", out.len()))
-            .send()
-            .await
-            .expect("log")
-            .json()
-            .await
-            .expect("json");
-        let entries = page["entries"].as_array().expect("entries");
-        for e in entries {
-            assert_eq!(e["index"].as_u64(), Some(out.len() as u64), "the log is gap-free");
-            out.push(
-                SignedRecord::from_base64(
-                    e["record"].as_str().expect("record"),
-                    e["kid"].as_str().expect("kid"),
-                    e["sig"].as_str().expect("sig"),
-                )
-                .expect("envelope"),
-            );
-        }
-        if entries.is_empty() || out.len() as u64 >= page["size"].as_u64().expect("size") {
-            return out;
-        }
-    }
+    log_records(&client(), base).await.expect("the log is gap-free and readable")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_replays_a_crash_and_an_older_backup_stops_signing() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let data = tmp.path().join("node");
-    let (token, _) = init(&bin, &data);
+    let moh = init_moh(&bin, &data);
     let store = data.join("store");
 
-    assert!(publish_cli(&bin, &data, "Một").0);
-    copy_dir(&store, &tmp.path().join("backup-1"));
-    let (ok, out, _) = publish_cli(&bin, &data, "Hai hai");
-    assert!(ok && out.contains("log index 1"), "{out}");
-    let server = Server::start(&bin, &data);
+    assert!(publish_cli(&bin, &data, "Một").ok());
+    copy_dir(&store, &tmp.path().join("backup-1")).expect("backup");
+    let out = publish_cli(&bin, &data, "Hai hai");
+    assert!(out.ok() && out.stdout.contains("log index 1"), "{}", out.stdout);
+    let server = Node::start(&bin, &data);
     let before = fetch_log(&server.base).await;
     assert!(server.terminate());
 
     // A crash after the journal was written but before the store committed looks exactly like
     // this: the store one batch behind the journal. The node must store what it signed.
     restore(&store, &tmp.path().join("backup-1"));
-    let server = Server::start(&bin, &data);
+    let server = Node::start(&bin, &data);
     let after = fetch_log(&server.base).await;
     assert_eq!(after, before, "the journal's batch was replayed byte for byte, not re-signed");
     assert!(server.terminate());
 
     // An older backup (more than the last batch missing) must stop the node from signing.
-    let (ok, out, _) = publish_cli(&bin, &data, "Ba ba ba");
-    assert!(ok && out.contains("log index 2"), "{out}");
+    let out = publish_cli(&bin, &data, "Ba ba ba");
+    assert!(out.ok() && out.stdout.contains("log index 2"), "{}", out.stdout);
     restore(&store, &tmp.path().join("backup-1"));
-    let (ok, _, err) = publish_cli(&bin, &data, "Bốn bốn bốn bốn");
-    assert!(!ok && err.contains("older backup"), "the CLI says why it refuses: {err}");
-    let server = Server::start(&bin, &data);
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
-    let health: Value = client
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .expect("healthz")
-        .json()
-        .await
-        .expect("json");
+    let out = publish_cli(&bin, &data, "Bốn bốn bốn bốn");
+    assert!(
+        !out.ok() && out.stderr.contains("older backup"),
+        "the CLI says why it refuses: {}",
+        out.stderr
+    );
+    let server = Node::start(&bin, &data);
+    let http = client();
+    let health = get_json(&http, &format!("{}/healthz", server.base)).await.expect("healthz");
     assert_eq!(health["status"], "degraded");
-    let resp = client
-        .post(format!("{}/api/v1/items", server.base))
-        .bearer_auth(&token)
-        .json(&json!({"kind": "news", "language": "vi", "title": "Năm"}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(resp.status(), 503);
-    let body: Value = resp.json().await.expect("json");
+    let draft = json!({"kind": "news", "language": "vi", "title": "Năm"});
+    let (status, body) =
+        post_json(&http, &format!("{}/api/v1/items", server.base), &moh.token, &draft)
+            .await
+            .expect("post");
+    assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "signing-refused");
     assert_eq!(fetch_log(&server.base).await.len(), 1, "it still serves what it has, read-only");
 }
@@ -157,15 +91,10 @@ async fn the_journal_replays_a_crash_and_an_older_backup_stops_signing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_concurrent_publishing_loses_nothing_acknowledged() {
     let rounds: usize = if std::env::var_os("PORTAL_CRASH_LOOP").is_some() { 20 } else { 3 };
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let data = tmp.path().join("node");
-    let (token, key) = init(&bin, &data);
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
+    let moh = init_moh(&bin, &data);
+    let client = portal_tests::api::raw_client(Duration::from_secs(10));
     // Every acknowledged publish: log index → item id.
     let acked: Arc<Mutex<BTreeMap<u64, String>>> = Arc::default();
     // The log as first seen: an index, once observed, must never show other bytes.
@@ -173,21 +102,21 @@ async fn kill_9_during_concurrent_publishing_loses_nothing_acknowledged() {
     let started = Instant::now();
 
     for round in 0..rounds {
-        let server = Server::start(&bin, &data);
+        let server = Node::start(&bin, &data);
         let base = server.base.clone();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let editors: Vec<_> = (0..8)
             .map(|editor| {
                 let (client, base, token, acked, stop) = (
                     client.clone(),
                     base.clone(),
-                    token.clone(),
+                    moh.token.clone(),
                     Arc::clone(&acked),
                     Arc::clone(&stop),
                 );
                 tokio::spawn(async move {
                     let mut n = 0;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    while !stop.load(Ordering::Relaxed) {
                         n += 1;
                         let draft = json!({"kind": "news", "language": "vi",
                             "title": format!("Vòng {round}, biên tập viên {editor}, tin {n}")});
@@ -216,15 +145,14 @@ async fn kill_9_during_concurrent_publishing_loses_nothing_acknowledged() {
         // Let publishing run for a while, then kill -9 (SIGKILL, by PID) mid-flight.
         tokio::time::sleep(Duration::from_millis(300 + (round as u64 * 137) % 500)).await;
         let mut server = server;
-        server.child.kill().expect("SIGKILL the node");
-        let _ = server.child.wait();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        server.kill9();
+        stop.store(true, Ordering::Relaxed);
         for e in editors {
             let _ = e.await;
         }
 
         // Restart and check the invariants.
-        let server = Server::start(&bin, &data);
+        let server = Node::start(&bin, &data);
         let log = fetch_log(&server.base).await;
         assert!(
             log.len() >= seen.len(),
@@ -238,10 +166,7 @@ async fn kill_9_during_concurrent_publishing_loses_nothing_acknowledged() {
                 "round {round}: index {i} now holds different bytes: signed twice"
             );
         }
-        let mut verifier = LogVerifier::new(
-            NodeId::new("bo-y-te").expect("id"),
-            vec![KeyGrant::pinned(key.clone())],
-        );
+        let mut verifier = LogVerifier::new(node("bo-y-te"), vec![moh.grant()]);
         for s in &log {
             verifier.push(s).expect("every entry verifies in order: no gap, no fork");
         }

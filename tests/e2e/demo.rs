@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,9 +15,10 @@ use portal_proto::envelope::TrustStore;
 use portal_proto::feed;
 use portal_proto::ids::NodeId;
 use portal_proto::record::{ItemKind, KeyGrant, Record};
+use portal_tests::api::{client, log_size, member_sizes};
+use portal_tests::harness::{Proc, bin_and_tmp, portal, portal_bin};
+use portal_tests::wait::until;
 use serde_json::Value;
-
-use crate::node::portal_bin;
 
 const MINISTRIES: [&str; 3] = ["bo-y-te", "bo-giao-duc-dao-tao", "bo-tai-chinh"];
 
@@ -27,9 +28,9 @@ struct Node {
     token: Option<String>,
 }
 
-/// A running `portal demo`, with what its banner printed. Killed (by PID) if dropped running.
+/// A running `portal demo`, with what its banner printed. Stopped (by PID) if dropped running.
 struct Demo {
-    child: Child,
+    proc: Proc,
     output: Vec<String>,
     nodes: Vec<Node>,
     trust: TrustStore,
@@ -37,17 +38,11 @@ struct Demo {
 
 impl Demo {
     fn start(bin: &Path, data: &Path, extra: &[&str]) -> Demo {
-        let mut child = Command::new(bin)
-            .arg("demo")
-            .arg("--data")
-            .arg(data)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("portal demo starts");
-        let stdout = child.stdout.take().expect("piped");
+        let mut command = Command::new(bin);
+        command.arg("demo").arg("--data").arg(data).args(extra).env("RUST_LOG", "warn");
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut proc = Proc::spawn(command, "portal demo").expect("portal demo starts");
+        let stdout = proc.take_stdout().expect("piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             // Drain to the end even when nobody listens any more: the demo keeps printing.
@@ -68,7 +63,7 @@ impl Demo {
                     }
                 }
                 Err(e) => {
-                    let _ = child.kill();
+                    proc.kill9();
                     panic!("the demo never became ready ({e}): {}", output.join("\n"));
                 }
             }
@@ -103,17 +98,9 @@ impl Demo {
         assert_eq!(trust.origins().count(), 3, "{verify}");
         // The line works as pasted: `portal verify` accepts the national feed against the
         // ministries' own keys.
-        let run = Command::new(crate::node::portal_bin())
-            .args(&words[1..])
-            .output()
-            .expect("run portal verify");
-        assert!(
-            run.status.success(),
-            "{verify}: {}{}",
-            String::from_utf8_lossy(&run.stdout),
-            String::from_utf8_lossy(&run.stderr)
-        );
-        Demo { child, output, nodes, trust }
+        let run = portal(bin, &words[1..]);
+        assert!(run.ok(), "{verify}: {}{}", run.stdout, run.stderr);
+        Demo { proc, output, nodes, trust }
     }
 
     fn node(&self, id: &str) -> &Node {
@@ -126,34 +113,12 @@ impl Demo {
 
     /// SIGINT by PID (as Ctrl-C does); returns whether it exited 0 within 30 s.
     fn interrupt(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        self.proc.stop_with("INT", Duration::from_secs(30)).is_some_and(|s| s.success())
     }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().expect("client")
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Value {
-    let resp = http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert!(resp.status().is_success(), "GET {url}: {}", resp.status());
-    resp.json().await.expect("json")
+    portal_tests::api::get_json(http, url).await.expect("GET")
 }
 
 /// The national Atom feed, every entry verified against the ministries' keys from the banner.
@@ -168,24 +133,9 @@ async fn national(http: &reqwest::Client, demo: &Demo) -> Vec<Record> {
         .collect()
 }
 
-async fn log_size(http: &reqwest::Client, url: &str) -> u64 {
-    get_json(http, &format!("{url}/api/v1/log?limit=1")).await["size"].as_u64().expect("size")
-}
-
 /// Entries the central stores for each ministry.
 async fn stored(http: &reqwest::Client, demo: &Demo) -> Vec<(String, u64)> {
-    let v = get_json(http, &format!("{}/api/v1/members", demo.central())).await;
-    let mut out: Vec<(String, u64)> = v["members"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .map(|m| {
-            let id = m["member"]["id"].as_str().expect("id").to_owned();
-            (id, m["member"]["size"].as_u64().expect("size"))
-        })
-        .collect();
-    out.sort();
-    out
+    member_sizes(http, demo.central()).await.expect("members").into_iter().collect()
 }
 
 /// Children of `pid` (Linux: /proc/PID/task/*/children).
@@ -215,10 +165,104 @@ fn run_publish_example(url: &str, token: &str) -> String {
     stdout
 }
 
+/// The first item record of `records` that `pick` returns something for.
+fn find<T>(records: &[Record], pick: impl Fn(&Record) -> Option<T>) -> Option<T> {
+    records.iter().find_map(pick)
+}
+
+/// The seeded national view: every ministry, the decree, an alert, English translations, the
+/// correction with its note and history, the withdrawal with its explanation.
+async fn assert_seeded_national_view(http: &reqwest::Client, demo: &Demo) {
+    let records = national(http, demo).await;
+    let origins: BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Item(i) => Some(i.origin.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(origins, MINISTRIES.iter().map(|m| m.to_string()).collect());
+    let decree = find(&records, |r| match r {
+        Record::Item(i) if i.kind == ItemKind::Legal && i.origin.as_str() == "bo-tai-chinh" => {
+            i.legal.clone()
+        }
+        _ => None,
+    })
+    .expect("the decree in the national feed");
+    assert_eq!(decree.number, "15/2026/NĐ-CP");
+    assert!(records.iter().any(|r| matches!(r, Record::Item(i) if i.kind == ItemKind::Alert)));
+    assert!(records.iter().all(|r| match r {
+        Record::Item(i) => i.translations.keys().any(|l| l.as_str() == "en"),
+        _ => true,
+    }));
+    let corrected = find(&records, |r| match r {
+        Record::Item(i) if i.version == 2 => Some(i.clone()),
+        _ => None,
+    })
+    .expect("a corrected item");
+    assert_eq!(corrected.origin.as_str(), "bo-giao-duc-dao-tao");
+    assert!(corrected.update.as_ref().is_some_and(|u| !u.note.is_empty()), "with its note");
+    let national_item = |id: String| format!("{}/api/v1/national/items/{id}", demo.central());
+    let item = get_json(http, &national_item(corrected.id.to_string())).await;
+    assert_eq!(item["members"][0]["versions"].as_array().map(Vec::len), Some(2), "{item}");
+    let withdrawal = find(&records, |r| match r {
+        Record::Withdrawal(w) => Some(w.clone()),
+        _ => None,
+    })
+    .expect("a tombstone in the national feed");
+    assert_eq!(withdrawal.origin.as_str(), "bo-tai-chinh");
+    assert!(!withdrawal.explanation.is_empty());
+    let item = get_json(http, &national_item(withdrawal.id.to_string())).await;
+    assert!(item["members"][0]["withdrawal"].is_object(), "{item}");
+}
+
+/// Push is wired: the central holds a lease on every hub, and an editor's new item (the
+/// `publish` example) reaches the national view by push (polling is every 60 s).
+async fn assert_push_reaches_the_central(http: &reqwest::Client, demo: &Demo) {
+    let members = get_json(http, &format!("{}/api/v1/members", demo.central())).await;
+    for m in members["members"].as_array().expect("members") {
+        assert!(m["health"]["push_lease_until"].is_u64(), "subscribed to the hub: {m}");
+    }
+    let moh = demo.node("bo-y-te");
+    let out = run_publish_example(&moh.url, moh.token.as_deref().expect("token"));
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("published "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the example prints the id")
+        .to_owned();
+    assert!(out.contains(&format!("corrected {id} version 2")), "{out}");
+    let url = format!("{}/api/v1/national/items/{id}", demo.central());
+    until(
+        "the example's item at the central",
+        Duration::from_secs(15),
+        Duration::from_millis(200),
+        || async {
+            let v = portal_tests::api::get_json(http, &url).await;
+            v.is_ok_and(|v| v["members"][0]["versions"].as_array().map(Vec::len) == Some(2))
+        },
+    )
+    .await
+    .expect("the example's item never reached the central");
+    let metrics = portal_tests::api::metrics_text(http, &moh.url).await.expect("metrics");
+    let delivered =
+        portal_tests::api::metric(&metrics, "portal_websub_delivered_total").unwrap_or(0.0);
+    assert!(delivered >= 1.0, "the ministry's hub pushed to the central: {metrics}");
+}
+
+/// What the running demo holds: each ministry's log size, what the central stored, the
+/// national feed's length.
+async fn holdings(http: &reqwest::Client, demo: &Demo) -> (Vec<u64>, Vec<(String, u64)>, usize) {
+    let mut sizes = Vec::new();
+    for m in MINISTRIES {
+        sizes.push(log_size(http, &demo.node(m).url).await.expect("log size"));
+    }
+    (sizes, stored(http, demo).await, national(http, demo).await.len())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_a_seeded_federation_stops_on_ctrl_c_and_restarts_without_duplicates() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let data = tmp.path().join("demo");
     let http = client();
 
@@ -235,112 +279,14 @@ async fn the_demo_runs_a_seeded_federation_stops_on_ctrl_c_and_restarts_without_
         "the banner prints the national feed"
     );
     #[cfg(target_os = "linux")]
-    assert_eq!(children(demo.child.id()), Vec::<String>::new(), "the nodes run in-process");
-
-    // ---- the national view: every ministry, the decree, the correction, the withdrawal
-    let records = national(&http, &demo).await;
-    let origins: BTreeSet<String> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Item(i) => Some(i.origin.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(origins, MINISTRIES.iter().map(|m| m.to_string()).collect());
-    let decree = records
-        .iter()
-        .find_map(|r| match r {
-            Record::Item(i) if i.kind == ItemKind::Legal && i.origin.as_str() == "bo-tai-chinh" => {
-                i.legal.clone()
-            }
-            _ => None,
-        })
-        .expect("the decree in the national feed");
-    assert_eq!(decree.number, "15/2026/NĐ-CP");
-    assert!(records.iter().any(|r| matches!(r, Record::Item(i) if i.kind == ItemKind::Alert)));
-    assert!(records.iter().all(|r| match r {
-        Record::Item(i) => i.translations.keys().any(|l| l.as_str() == "en"),
-        _ => true,
-    }));
-    let corrected = records
-        .iter()
-        .find_map(|r| match r {
-            Record::Item(i) if i.version == 2 => Some(i.clone()),
-            _ => None,
-        })
-        .expect("a corrected item");
-    assert_eq!(corrected.origin.as_str(), "bo-giao-duc-dao-tao");
-    assert!(corrected.update.as_ref().is_some_and(|u| !u.note.is_empty()), "with its note");
-    let item =
-        get_json(&http, &format!("{}/api/v1/national/items/{}", demo.central(), corrected.id))
-            .await;
-    assert_eq!(item["members"][0]["versions"].as_array().map(Vec::len), Some(2), "{item}");
-    let withdrawal = records
-        .iter()
-        .find_map(|r| match r {
-            Record::Withdrawal(w) => Some(w.clone()),
-            _ => None,
-        })
-        .expect("a tombstone in the national feed");
-    assert_eq!(withdrawal.origin.as_str(), "bo-tai-chinh");
-    assert!(!withdrawal.explanation.is_empty());
-    let item =
-        get_json(&http, &format!("{}/api/v1/national/items/{}", demo.central(), withdrawal.id))
-            .await;
-    assert!(item["members"][0]["withdrawal"].is_object(), "{item}");
-
-    // ---- push is wired: the central holds a lease on every hub, and an editor's new item
-    // reaches the national view by push (polling is every 60 s)
-    let members = get_json(&http, &format!("{}/api/v1/members", demo.central())).await;
-    for m in members["members"].as_array().expect("members") {
-        assert!(m["health"]["push_lease_until"].is_u64(), "subscribed to the hub: {m}");
-    }
-    let moh = demo.node("bo-y-te");
-    let out = run_publish_example(&moh.url, moh.token.as_deref().expect("token"));
-    let id = out
-        .lines()
-        .find_map(|l| l.strip_prefix("published "))
-        .and_then(|l| l.split_whitespace().next())
-        .expect("the example prints the id")
-        .to_owned();
-    assert!(out.contains(&format!("corrected {id} version 2")), "{out}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = format!("{}/api/v1/national/items/{id}", demo.central());
-        let resp = http.get(&url).send().await.expect("national item");
-        if resp.status().is_success() {
-            let v: Value = resp.json().await.expect("json");
-            if v["members"][0]["versions"].as_array().map(Vec::len) == Some(2) {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the example's item never reached the central");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let metrics = http
-        .get(format!("{}/metrics", moh.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let delivered = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("portal_websub_delivered_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
-    assert!(delivered >= 1.0, "the ministry's hub pushed to the central: {metrics}");
+    assert_eq!(children(demo.proc.pid()), Vec::<String>::new(), "the nodes run in-process");
+    assert_seeded_national_view(&http, &demo).await;
+    assert_push_reaches_the_central(&http, &demo).await;
 
     // ---- Ctrl-C stops everything: exit 0, every port closed
-    let mut sizes = Vec::new();
-    for m in MINISTRIES {
-        sizes.push(log_size(&http, &demo.node(m).url).await);
-    }
-    let ingested = stored(&http, &demo).await;
-    let feed_len = national(&http, &demo).await.len();
+    let before = holdings(&http, &demo).await;
     let urls: Vec<String> = demo.nodes.iter().map(|n| n.url.clone()).collect();
-    let pid = demo.child.id();
+    let pid = demo.proc.pid();
     assert!(demo.interrupt(), "SIGINT stops the demo with exit status 0");
     for url in &urls {
         let addr = url.strip_prefix("http://").expect("http");
@@ -358,8 +304,10 @@ async fn the_demo_runs_a_seeded_federation_stops_on_ctrl_c_and_restarts_without_
         "{}",
         again.output.join("\n")
     );
+    let (sizes, ingested, feed_len) = before;
     for (m, size) in MINISTRIES.iter().zip(&sizes) {
-        assert_eq!(log_size(&http, &again.node(m).url).await, *size, "{m}: no duplicates");
+        let now = log_size(&http, &again.node(m).url).await.expect("log size");
+        assert_eq!(now, *size, "{m}: no duplicates");
     }
     assert_eq!(stored(&http, &again).await, ingested, "the central stores the same records");
     assert_eq!(national(&http, &again).await.len(), feed_len);
@@ -373,10 +321,8 @@ fn a_taken_port_is_refused_with_advice() {
     let port = taken.local_addr().expect("addr").port().to_string();
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("demo");
-    let (ok, _, err) = crate::node::portal(
-        &bin,
-        &["demo", "--port", &port, "--data", data.to_str().expect("utf-8")],
-    );
+    let out = portal(&bin, &["demo", "--port", &port, "--data", data.to_str().expect("utf-8")]);
+    let (ok, err) = (out.ok(), out.stderr);
     assert!(!ok, "the demo refuses a taken port");
     assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("--port"), "{err}");
     assert!(!data.exists(), "nothing is created when the demo cannot start");

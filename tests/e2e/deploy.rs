@@ -4,15 +4,18 @@
 //! cached feeds and attachments, editors' POSTs passed through — and `systemd-analyze verify`
 //! on `deploy/systemd/portal.service`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::node::{Server, init_field, portal, portal_bin};
+use portal_tests::api::raw_client;
+use portal_tests::harness::{
+    InitArgs, Proc, bin_and_tmp, free_port, init, portal_bin, workspace_root,
+};
+use portal_tests::wait::until;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
+    workspace_root()
 }
 
 /// The tool's path, or `None` (printed) when this machine lacks it.
@@ -28,62 +31,17 @@ fn tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
     found
 }
 
-/// nginx started by this test; stopped (by its PID) when dropped. SIGTERM first: the master
-/// then stops its workers and cache manager. A SIGKILL of the master alone left them running,
-/// orphaned, after every test run. SIGKILL only if it has not exited within 10 s.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Let nginx workers (which may run as another user) reach `p`.
+fn open(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).expect("chmod");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_nginx_configuration_is_valid_and_caches_in_front_of_a_node() {
-    let Some(nginx) = tool("nginx", &["/usr/sbin/nginx"]) else { return };
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    // nginx workers may run as another user: let them reach the prefix.
-    let open = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    };
-    open(tmp.path());
-    let data = tmp.path().join("moh");
-    let data_s = data.to_str().expect("utf-8");
-    let (ok, out, err) = portal(
-        &bin,
-        &[
-            "init",
-            "--data",
-            data_s,
-            "--id",
-            "bo-y-te",
-            "--name",
-            "Bộ Y tế",
-            "--url",
-            "http://127.0.0.1:9",
-        ],
-    );
-    assert!(ok, "init: {err}");
-    let token = init_field(&out, "admin token:");
-    let node = Server::start(&bin, &data);
-    let upstream = node.base.trim_start_matches("http://").to_owned();
-
-    // The shipped file, with this test's addresses and cache directory.
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+/// The shipped `deploy/nginx/portal.conf` adapted to this test (its upstream, cache directory
+/// and port), under a prefix of its own with a main `nginx.conf` including it.
+fn nginx_prefix(tmp: &Path, upstream: &str, port: u16) -> (PathBuf, PathBuf) {
     let shipped = std::fs::read_to_string(repo().join("deploy/nginx/portal.conf")).expect("conf");
-    let cache = tmp.path().join("cache");
+    let cache = tmp.join("cache");
     std::fs::create_dir(&cache).expect("cache dir");
     open(&cache);
     let conf = shipped
@@ -92,7 +50,7 @@ async fn the_nginx_configuration_is_valid_and_caches_in_front_of_a_node() {
         .replace("    listen 80;\n", &format!("    listen 127.0.0.1:{port};\n"))
         .replace("    listen [::]:80;\n", "");
     assert_ne!(conf, shipped, "the test adapts the shipped file");
-    let prefix = tmp.path().join("nginx");
+    let prefix = tmp.join("nginx");
     std::fs::create_dir_all(prefix.join("logs")).expect("prefix");
     open(&prefix);
     std::fs::write(prefix.join("portal.conf"), conf).expect("write");
@@ -105,6 +63,21 @@ async fn the_nginx_configuration_is_valid_and_caches_in_front_of_a_node() {
         ),
     )
     .expect("write");
+    (prefix, main_conf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nginx_configuration_is_valid_and_caches_in_front_of_a_node() {
+    let Some(nginx) = tool("nginx", &["/usr/sbin/nginx"]) else { return };
+    let (bin, tmp) = bin_and_tmp().await;
+    open(tmp.path());
+    let args = InitArgs::new("bo-y-te", "Bộ Y tế", "http://127.0.0.1:9");
+    let moh = init(&bin, &tmp.path().join("moh"), &args).expect("init");
+    let token = moh.token.clone();
+    let node = moh.serve_loopback(&bin);
+    let upstream = node.base.trim_start_matches("http://").to_owned();
+    let port = free_port().expect("a free port");
+    let (prefix, main_conf) = nginx_prefix(tmp.path(), &upstream, port);
     let run = |extra: &[&str]| {
         let mut c = Command::new(&nginx);
         c.arg("-p").arg(&prefix).arg("-c").arg(&main_conf).args(extra);
@@ -113,24 +86,19 @@ async fn the_nginx_configuration_is_valid_and_caches_in_front_of_a_node() {
     let tested = run(&["-t"]).output().expect("nginx -t runs");
     assert!(tested.status.success(), "nginx -t: {}", String::from_utf8_lossy(&tested.stderr));
 
-    let _nginx = Nginx(
-        run(&["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("nginx starts"),
-    );
+    // Stopped by its PID when dropped. SIGTERM first: the master then stops its workers and
+    // cache manager (a SIGKILL of the master alone left them running, orphaned).
+    let mut command = run(&["-g", "daemon off;"]);
+    command.stdout(Stdio::null()).stderr(Stdio::inherit());
+    let _nginx =
+        Proc::spawn(command, "nginx").expect("nginx starts").with_grace(Duration::from_secs(10));
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "nginx answers");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let http = raw_client(Duration::from_secs(10));
+    until("nginx answers", Duration::from_secs(15), Duration::from_millis(100), || async {
+        http.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await
+    .expect("nginx answers");
 
     // Editors' requests pass through (and are never cached).
     let resp = http

@@ -17,7 +17,7 @@ fn feed_file(vector: &str, name: &str) -> PathBuf {
 
 fn verify_feed(path: &PathBuf) -> (i32, String) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let key = crate::fixtures::MOH.signer().public_key().to_base64();
+    let key = portal_tests::fixtures::MOH.public_key().to_base64();
     let out = Command::new(cargo)
         .args(["run", "--quiet", "-p", "portal-examples", "--example", "verify_feed", "--"])
         .arg(path)
@@ -56,25 +56,24 @@ fn verify_feed_example_accepts_a_signed_feed_and_names_a_tampered_entry() {
 /// the new entries, then polls again with conditional GET (a `304`), and exits by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_national_example_verifies_the_national_feed_with_the_ministries_keys() {
-    use crate::federation::{client, eventually, init, national_feed, publish};
-    use crate::node::{Server, portal, portal_bin};
+    use portal_tests::api::{client, national_feed, news_draft, publish};
+    use portal_tests::harness::{Federation, bin_and_tmp};
+    use portal_tests::wait::eventually;
 
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let http = client();
-    let moh = init(&bin, &tmp.path().join("moh"), "bo-y-te", "Bộ Y tế");
-    let gov_data = tmp.path().join("gov");
-    init(&bin, &gov_data, "chinh-phu", "Chính phủ");
-    let _moh_srv = Server::start_at_url(&bin, &tmp.path().join("moh"));
+    let mut f = Federation::init(&bin, tmp.path(), &[("bo-y-te", "Bộ Y tế")]).expect("init");
+    f.serve("bo-y-te").expect("serve");
+    // The roster, written while the central is stopped (in-process path of `portal member`).
+    f.add_members().expect("member add");
+    f.serve("chinh-phu").expect("serve");
+    let (moh, central) = (&f.members[0], f.central_base().to_owned());
     let pin = moh.key.to_base64();
-    let gov_s = gov_data.to_str().expect("utf-8");
-    let (ok, _, err) = portal(&bin, &["member", "add", "--data", gov_s, &moh.url, "--pin", &pin]);
-    assert!(ok, "member add: {err}");
-    let gov_srv = Server::start_at_url(&bin, &gov_data);
-    let central = gov_srv.base.clone();
-    publish(&http, &moh, "Thông báo tuyển sinh").await;
+    publish(&http, &moh.url, &moh.token, &news_draft("Thông báo tuyển sinh"))
+        .await
+        .expect("publish");
     eventually("the item in the national feed", || async {
-        !national_feed(&http, &central).await.entries.is_empty()
+        national_feed(&http, &central).await.is_ok_and(|f| !f.entries.is_empty())
     })
     .await;
 
@@ -102,7 +101,7 @@ async fn follow_national_example_verifies_the_national_feed_with_the_ministries_
     assert!(!stdout.contains("warning"), "the central is not trusted for keys: {stdout}");
 
     // Another key in place of the ministry's: the entry is rejected, by name.
-    let wrong = crate::fixtures::MALLORY.signer().public_key().to_base64();
+    let wrong = portal_tests::fixtures::MALLORY.public_key().to_base64();
     let out = run(format!("bo-y-te={wrong}")).await.expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");

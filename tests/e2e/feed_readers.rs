@@ -137,10 +137,10 @@ fn check_json_feed_1_1(path: &str, doc: &str) {
 fn feedparser_sees_no_script_in_hostile_content() {
     use portal_proto::envelope;
     use portal_proto::feed;
-    let mut item = crate::fixtures::news("bo-y-te", 0, 1);
+    let mut item = portal_tests::fixtures::news("bo-y-te", 0, 1);
     item.content_html = "<p onclick=\"steal()\">Tin</p><script>alert(1)</script><a href=\"javascript:alert(2)\">x</a><img src=x onerror=alert(3)>".into();
-    let signed = envelope::sign(&item, &crate::fixtures::MOH.signer()).expect("signs");
-    let meta = crate::vectors::feed_meta(false);
+    let signed = envelope::sign(&item, &portal_tests::fixtures::MOH.signer()).expect("signs");
+    let meta = portal_tests::fixtures::feed_meta(false);
     let json: Value = serde_json::from_str(
         &feed::encode_json(&meta, std::slice::from_ref(&signed)).expect("json"),
     )

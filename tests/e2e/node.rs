@@ -1,116 +1,26 @@
 //! A ministry node as its IT team runs it: `portal init`, `portal serve` as a real process on
 //! 127.0.0.1 (port 0), publishing by CLI and HTTP, withdrawing, and a third party verifying
-//! everything it serves with portal-proto alone.
+//! everything it serves with portal-proto alone. Each test starts its own node; most start
+//! from [`Ministry::with_history`], the four entries an editor's first day leaves.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use portal_proto::crypto::PublicKey;
 use portal_proto::envelope::{self, SignedRecord, TrustStore};
 use portal_proto::feed;
 use portal_proto::ids::NodeId;
-use portal_proto::record::{Descriptor, KeyGrant, Record};
+use portal_proto::record::{Descriptor, Record};
 use portal_proto::verifier::LogVerifier;
+use portal_tests::api::{self, entry_record, get_json, get_text, log_size};
+use portal_tests::fixtures::{node, now};
+use portal_tests::harness::{InitArgs, Node, NodeDir, bin_and_tmp, init, portal, portal_bin};
 use serde_json::{Value, json};
 
-/// The `portal` binary, built on demand (it belongs to another package of the workspace).
-pub(crate) fn portal_bin() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "portal"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo builds the portal binary");
-    assert!(status.success(), "building the portal binary failed");
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/debug/deps/e2e-… → target/debug/portal
-    exe.parent().and_then(Path::parent).expect("target dir").join("portal")
-}
+const URL: &str = "http://127.0.0.1:9";
 
-pub(crate) fn portal(bin: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin).args(args).env("RUST_LOG", "warn").output().expect("portal runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A `portal serve` process; killed (by its PID) when dropped.
-pub(crate) struct Server {
-    pub(crate) child: Child,
-    pub(crate) base: String,
-}
-
-impl Server {
-    pub(crate) fn start(bin: &Path, data: &Path) -> Server {
-        Server::spawn(bin, data, &["--listen", "127.0.0.1:0"])
-    }
-
-    /// Listen on the address of the node's configured URL (federation tests, where the URL
-    /// others reach must be the real one).
-    pub(crate) fn start_at_url(bin: &Path, data: &Path) -> Server {
-        Server::spawn(bin, data, &[])
-    }
-
-    fn spawn(bin: &Path, data: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(bin)
-            .args(["serve", "--data"])
-            .arg(data)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("portal serve starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("serve prints its address");
-        let base = line.trim().strip_prefix("listening on ").expect("address line").to_owned();
-        Server { child, base }
-    }
-
-    /// Stop gracefully with SIGTERM (by PID) and wait; returns whether it exited cleanly.
-    pub(crate) fn terminate(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..100 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value after `name` on a line of `portal init`'s output (token, key id, public key).
-pub(crate) fn init_field(out: &str, name: &str) -> String {
-    out.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap_or_else(|| panic!("init output lacks {name}: {out}"))
-        .to_owned()
-}
-
+/// The client of these tests: never decompressing, they read `Content-Encoding` themselves.
 fn client() -> reqwest::Client {
-    // no_gzip: the tests read Content-Encoding themselves (and reqwest's gzip feature may be on
-    // through another crate of the workspace).
-    reqwest::Client::builder()
-        .no_proxy()
-        .no_gzip()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
+    api::raw_client(Duration::from_secs(20))
 }
 
 fn draft(title: &str) -> Value {
@@ -120,49 +30,115 @@ fn draft(title: &str) -> Value {
            "categories": ["y-te", "suc-khoe"]})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
+fn moh_args() -> InitArgs {
+    InitArgs::new("bo-y-te", "Bộ Y tế", URL).name_en("Ministry of Health")
+}
+
+/// `portal publish --data DATA FILE` of `body`, written to a file next to the data.
+fn publish_cli(bin: &Path, data: &str, file: &Path, body: &[u8]) -> (bool, String, String) {
+    std::fs::write(file, body).expect("write the draft");
+    let out = portal(bin, &["publish", "--data", data, file.to_str().expect("utf-8 path")]);
+    (out.ok(), out.stdout, out.stderr)
+}
+
+/// A node after an editor's first day: item 1 published by CLI with no server running
+/// (index 0), then over HTTP item 2 (1) and its correction (2), then item 1 withdrawn by CLI
+/// through the running server (3).
+struct Ministry {
+    _tmp: tempfile::TempDir,
+    dir: NodeDir,
+    server: Node,
+    base: String,
+    http: reqwest::Client,
+    first_id: String,
+    second_id: String,
+}
+
+impl Ministry {
+    async fn with_history() -> Ministry {
+        let (bin, tmp) = bin_and_tmp().await;
+        let dir = init(&bin, &tmp.path().join("moh"), &moh_args()).expect("init");
+        let file = tmp.path().join("draft.json");
+        let body = serde_json::to_vec(&draft("Bộ Y tế khuyến cáo phòng dịch")).expect("json");
+        let (ok, out, err) = publish_cli(&bin, dir.data_arg(), &file, &body);
+        assert!(
+            ok && out.starts_with("published ") && out.contains("at log index 0"),
+            "{out}{err}"
+        );
+        let first_id = out.split_whitespace().nth(1).expect("id").to_owned();
+
+        let server = dir.serve_loopback(&bin);
+        let base = server.base.clone();
+        let http = client();
+        let published = api::publish(&http, &base, &dir.token, &draft("Thông báo lịch tiêm chủng"))
+            .await
+            .expect("publish over HTTP");
+        assert_eq!(published["log_index"], 1);
+        let second_id = published["id"].as_str().expect("id").to_owned();
+        // A correction (version 2) by HTTP, then a withdrawal by CLI through the running server.
+        let mut correction = draft("Thông báo lịch tiêm chủng (đã sửa)");
+        correction["id"] = json!(second_id);
+        correction["update"] = json!({"note": "Sửa ngày tiêm"});
+        let corrected = api::publish(&http, &base, &dir.token, &correction).await.expect("correct");
+        assert_eq!(corrected["version"], 2);
+        let explanation = "Đã có thông báo mới thay thế";
+        let args = ["withdraw", "--data", dir.data_arg(), &first_id, "--explanation", explanation];
+        let out = portal(&bin, &args);
+        assert!(
+            out.ok() && out.stdout.contains("at log index 3"),
+            "CLI withdraw through the running server: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        Ministry { _tmp: tmp, dir, server, base, http, first_id, second_id }
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.dir.token)
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base))
+    }
+
+    async fn log_size(&self) -> u64 {
+        log_size(&self.http, &self.base).await.expect("log size")
+    }
+
+    /// The descriptor's origin, pinned to the key `portal init` printed.
+    fn trust(&self) -> TrustStore {
+        let mut trust = TrustStore::new();
+        trust.add(node("bo-y-te"), self.dir.grant());
+        trust
+    }
+
+    /// `n` drafts published concurrently, each acknowledged with 201.
+    async fn publish_many(&self, n: usize, title: &str) {
+        let posts: Vec<_> = (0..n)
+            .map(|i| self.post("/api/v1/items").json(&draft(&format!("{title} {i}"))).send())
+            .collect();
+        for p in posts {
+            assert_eq!(p.await.expect("publish").status(), 201);
+        }
+    }
+
+    fn stop(self) {
+        assert!(self.server.terminate(), "SIGTERM stops the node cleanly");
+    }
+}
+
+fn header(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+#[test]
+fn init_refuses_a_bad_id_keeps_the_key_private_and_never_overwrites() {
+    let bin = portal_bin();
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("moh");
-    let data_s = data.to_str().expect("utf-8 path");
-
-    // ---- init: clear errors for mistakes, then a node
-    let (ok, _, err) = portal(
-        &bin,
-        &[
-            "init",
-            "--data",
-            data_s,
-            "--id",
-            "Bộ Y Tế",
-            "--name",
-            "x",
-            "--url",
-            "http://127.0.0.1:9",
-        ],
-    );
-    assert!(!ok && err.contains("--id"), "a bad id is refused with a clear message: {err}");
-    let (ok, out, err) = portal(
-        &bin,
-        &[
-            "init",
-            "--data",
-            data_s,
-            "--id",
-            "bo-y-te",
-            "--name",
-            "Bộ Y tế",
-            "--name-en",
-            "Ministry of Health",
-            "--url",
-            "http://127.0.0.1:9",
-        ],
-    );
-    assert!(ok, "init failed: {err}");
-    let token = init_field(&out, "admin token:");
-    let public_key = PublicKey::from_base64(&init_field(&out, "public key:"))
-        .expect("init prints the public key");
+    let bad = init(&bin, &data, &InitArgs::new("Bộ Y Tế", "x", URL)).expect_err("a bad id");
+    assert!(bad.contains("--id"), "a bad id is refused with a clear message: {bad}");
+    let moh = init(&bin, &data, &moh_args()).expect("init");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -170,123 +146,51 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
             std::fs::metadata(data.join("keys/node.key")).expect("key file").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the key is private");
     }
-    let (ok, _, err) = portal(
-        &bin,
-        &[
-            "init",
-            "--data",
-            data_s,
-            "--id",
-            "bo-y-te",
-            "--name",
-            "x",
-            "--url",
-            "http://127.0.0.1:9",
-        ],
-    );
-    assert!(!ok && err.contains("refusing to overwrite"), "{err}");
-    let config = std::fs::read_to_string(data.join("config.toml")).expect("config");
-    assert!(!config.contains(&token), "the admin token is stored only as a hash");
+    let again = init(&bin, &data, &InitArgs::new("bo-y-te", "x", URL)).expect_err("overwrite");
+    assert!(again.contains("refusing to overwrite"), "{again}");
+    let config = moh.config().expect("config");
+    assert!(!config.contains(&moh.token), "the admin token is stored only as a hash");
+}
 
-    // ---- publish by CLI with no server running (directly into the store)
-    let draft_file = tmp.path().join("draft.json");
-    std::fs::write(
-        &draft_file,
-        serde_json::to_vec(&draft("Bộ Y tế khuyến cáo phòng dịch")).expect("json"),
-    )
-    .expect("write");
-    let (ok, out, err) =
-        portal(&bin, &["publish", "--data", data_s, draft_file.to_str().expect("path")]);
-    assert!(ok && out.starts_with("published ") && out.contains("at log index 0"), "{out}{err}");
-    let first_id = out.split_whitespace().nth(1).expect("id").to_owned();
-    std::fs::write(&draft_file, b"{\"kind\": \"news\", \"language\": \"vi\"").expect("write");
-    let (ok, _, err) =
-        portal(&bin, &["publish", "--data", data_s, draft_file.to_str().expect("path")]);
+#[test]
+fn publish_by_cli_explains_an_unreadable_draft_and_a_missing_data_dir() {
+    let bin = portal_bin();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let moh = init(&bin, &tmp.path().join("moh"), &moh_args()).expect("init");
+    let file = tmp.path().join("draft.json");
+    let truncated = b"{\"kind\": \"news\", \"language\": \"vi\"";
+    let (ok, _, err) = publish_cli(&bin, moh.data_arg(), &file, truncated);
     assert!(!ok && err.contains("not valid"), "an unreadable draft is explained: {err}");
-    let (ok, _, err) = portal(
-        &bin,
-        &["publish", "--data", "/nonexistent/portal", draft_file.to_str().expect("path")],
-    );
+    let (ok, _, err) = publish_cli(&bin, "/nonexistent/portal", &file, truncated);
     assert!(!ok && err.contains("portal init"), "a missing data dir is explained: {err}");
+}
 
-    // ---- serve, and publish over HTTP with the admin token
-    let server = Server::start(&bin, &data);
-    let base = server.base.clone();
-    let http = client();
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(&token)
-        .json(&draft("Thông báo lịch tiêm chủng"))
-        .send()
-        .await
-        .expect("publish");
-    assert_eq!(resp.status(), 201);
-    let published: Value = resp.json().await.expect("json");
-    assert_eq!(published["log_index"], 1);
-    let second_id = published["id"].as_str().expect("id").to_owned();
-
-    // A correction (version 2) by HTTP, then a withdrawal by CLI through the running server.
-    let mut correction = draft("Thông báo lịch tiêm chủng (đã sửa)");
-    correction["id"] = json!(second_id);
-    correction["update"] = json!({"note": "Sửa ngày tiêm"});
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(&token)
-        .json(&correction)
-        .send()
-        .await
-        .expect("publish");
-    assert_eq!(resp.status(), 201);
-    assert_eq!(resp.json::<Value>().await.expect("json")["version"], 2);
-    let (ok, out, err) = portal(
-        &bin,
-        &["withdraw", "--data", data_s, &first_id, "--explanation", "Đã có thông báo mới thay thế"],
-    );
-    assert!(
-        ok && out.contains("at log index 3"),
-        "CLI withdraw through the running server: {out}{err}"
-    );
-
-    // ---- the editor API refuses without writing anything
-    let size = |v: &Value| v["size"].as_u64().expect("size");
-    let log_size = || async {
-        size(
-            &http
-                .get(format!("{base}/api/v1/log?limit=1"))
-                .send()
-                .await
-                .expect("log")
-                .json::<Value>()
-                .await
-                .expect("json"),
-        )
-    };
-    assert_eq!(log_size().await, 4);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_api_refuses_bad_requests_without_writing_and_counts_them() {
+    let moh = Ministry::with_history().await;
+    assert_eq!(moh.log_size().await, 4);
     for auth in [None, Some("wrong-token")] {
-        let mut req = http.post(format!("{base}/api/v1/items")).json(&draft("x"));
+        let mut req = moh.http.post(format!("{}/api/v1/items", moh.base)).json(&draft("x"));
         if let Some(t) = auth {
             req = req.bearer_auth(t);
         }
         assert_eq!(req.send().await.expect("post").status(), 401);
     }
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(&token)
-        .json(&json!({"kind": "news", "language": "vi", "title": "", "colour": "red"}))
-        .send()
-        .await
-        .expect("post");
+    let bad = json!({"kind": "news", "language": "vi", "title": "", "colour": "red"});
+    let resp = moh.post("/api/v1/items").json(&bad).send().await.expect("post");
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.expect("json");
     assert!(body["error"]["fields"][0]["field"].as_str().is_some(), "400 names the field: {body}");
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(&token)
-        .json(&json!({"kind": "legal", "language": "vi", "title": ""}))
+    let legal = json!({"kind": "legal", "language": "vi", "title": ""});
+    let body: Value = moh
+        .post("/api/v1/items")
+        .json(&legal)
         .send()
         .await
-        .expect("post");
-    let body: Value = resp.json().await.expect("json");
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
     let fields: Vec<&str> = body["error"]["fields"]
         .as_array()
         .expect("fields")
@@ -298,154 +202,98 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         "every bad field is named: {fields:?}"
     );
     let huge = "x".repeat(3 * 1024 * 1024);
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(&token)
-        .body(huge)
-        .send()
-        .await
-        .expect("post");
+    let resp = moh.post("/api/v1/items").body(huge).send().await.expect("post");
     assert_eq!(resp.status(), 413);
-    assert_eq!(log_size().await, 4, "refused requests wrote nothing");
+    assert_eq!(moh.log_size().await, 4, "refused requests wrote nothing");
+    let metrics = get_text(&moh.http, &format!("{}/metrics", moh.base)).await.expect("metrics");
+    assert!(metrics.contains("portal_unauthorized_total 2"), "{metrics}");
+    moh.stop();
+}
 
-    // ---- a third party: descriptor pinned to the key init printed, then the whole log
-    let desc = http
-        .get(format!("{base}/.well-known/portal-node"))
-        .send()
-        .await
-        .expect("descriptor")
-        .bytes()
-        .await
-        .expect("body");
-    let mut trust = TrustStore::new();
-    let origin = NodeId::new("bo-y-te").expect("id");
-    trust.add(origin.clone(), KeyGrant::pinned(public_key.clone()));
-    let descriptor =
-        envelope::open_as::<Descriptor>(&SignedRecord::from_json(&desc).expect("envelope"), &trust)
-            .expect("descriptor verifies");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_verifies_the_descriptor_and_every_log_entry_with_the_printed_key() {
+    let moh = Ministry::with_history().await;
+    let desc = moh.get("/.well-known/portal-node").send().await.expect("descriptor");
+    let desc = desc.bytes().await.expect("body");
+    let descriptor = envelope::open_as::<Descriptor>(
+        &SignedRecord::from_json(&desc).expect("envelope"),
+        &moh.trust(),
+    )
+    .expect("descriptor verifies");
     assert!(descriptor.record().endpoints.contains_key("log"));
 
-    let log: Value = http
-        .get(format!("{base}/api/v1/log?after=0&limit=1000"))
-        .send()
+    let log = get_json(&moh.http, &format!("{}/api/v1/log?after=0&limit=1000", moh.base))
         .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
-    let mut verifier = LogVerifier::new(origin.clone(), vec![KeyGrant::pinned(public_key.clone())]);
+        .expect("log");
+    let mut verifier = LogVerifier::new(NodeId::new("bo-y-te").expect("id"), vec![moh.dir.grant()]);
     for e in log["entries"].as_array().expect("entries") {
-        let signed = SignedRecord::from_base64(
-            e["record"].as_str().expect("record"),
-            e["kid"].as_str().expect("kid"),
-            e["sig"].as_str().expect("sig"),
-        )
-        .expect("envelope");
-        let v = verifier.push(&signed).expect("every log entry verifies");
+        let v =
+            verifier.push(&entry_record(e).expect("envelope")).expect("every log entry verifies");
         if let Record::Item(i) = v.record() {
             assert!(!i.content_html.contains("<script"), "HTML is sanitised before signing");
         }
     }
     assert_eq!(verifier.next_index(), 4);
-    let now = portal_publisher::node::now();
     verifier
-        .push_checkpoint(log["checkpoint"].as_str().expect("checkpoint"), now, None)
+        .push_checkpoint(log["checkpoint"].as_str().expect("checkpoint"), now(), None)
         .expect("the checkpoint covers the log");
+    moh.stop();
+}
 
-    // ---- feeds decode and verify; conditional GET
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_verify_answer_conditional_gets_and_read_cleanly_in_a_feed_reader() {
+    let moh = Ministry::with_history().await;
     for (path, atom) in [("/feeds/atom", true), ("/feeds/json", false)] {
-        let resp = http.get(format!("{base}{path}")).send().await.expect("feed");
+        let resp = moh.get(path).send().await.expect("feed");
         assert_eq!(resp.status(), 200);
-        let etag = resp.headers().get("etag").expect("etag").to_str().expect("ascii").to_owned();
+        let etag = header(&resp, "etag").expect("etag");
         let body = resp.bytes().await.expect("body");
         let decoded = if atom { feed::decode_atom(&body) } else { feed::decode_json(&body) }
             .expect("feed decodes");
         assert_eq!(decoded.entries.len(), 4, "{path}: three item versions and a tombstone");
-        for r in feed::verify_entries(&decoded, &trust) {
+        for r in feed::verify_entries(&decoded, &moh.trust()) {
             r.expect("every feed entry verifies");
         }
-        let again = http
-            .get(format!("{base}{path}"))
-            .header("if-none-match", &etag)
-            .send()
-            .await
-            .expect("feed");
+        let again = moh.get(path).header("if-none-match", &etag).send().await.expect("feed");
         assert_eq!(again.status(), 304, "{path}: conditional GET");
     }
-
-    // ---- item JSON with full history, HTML page, health, metrics
-    let item: Value = http
-        .get(format!("{base}/api/v1/items/{second_id}"))
-        .send()
-        .await
-        .expect("item")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(item["versions"].as_array().expect("versions").len(), 2);
-    let page = http
-        .get(format!("{base}/items/{first_id}"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    assert!(
-        page.contains("withdrawn") && page.contains("Đã có thông báo mới thay thế"),
-        "a withdrawn item shows its explanation"
-    );
-    let health: Value = http
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .expect("healthz")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(health["status"], "ok");
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("portal_log_size 4") && metrics.contains("portal_unauthorized_total 2"),
-        "{metrics}"
-    );
-
-    // ---- a standard feed reader reads the served Atom feed cleanly
-    let atom = http
-        .get(format!("{base}/feeds/atom"))
-        .send()
-        .await
-        .expect("feed")
-        .text()
-        .await
-        .expect("text");
+    // A standard feed reader reads the served Atom feed cleanly.
+    let atom = get_text(&moh.http, &format!("{}/feeds/atom", moh.base)).await.expect("feed");
     if let Some(parsed) = crate::feed_readers::read_with_feedparser(&atom, "application/atom+xml") {
         assert_eq!(parsed["bozo"], false, "feedparser: {}", parsed["error"]);
         assert_eq!(parsed["entries"].as_array().map(Vec::len), Some(3), "three item versions");
     }
+    moh.stop();
+}
 
-    // ---- gzip when asked
-    let resp = http
-        .get(format!("{base}/feeds/atom"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .expect("feed");
-    let header = |r: &reqwest::Response, name: &str| {
-        r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-    };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_keep_their_history_and_withdrawn_pages_their_explanation() {
+    let moh = Ministry::with_history().await;
+    let url = |path: String| format!("{}{path}", moh.base);
+    let item =
+        get_json(&moh.http, &url(format!("/api/v1/items/{}", moh.second_id))).await.expect("item");
+    assert_eq!(item["versions"].as_array().expect("versions").len(), 2);
+    let page = get_text(&moh.http, &url(format!("/items/{}", moh.first_id))).await.expect("page");
+    assert!(
+        page.contains("withdrawn") && page.contains("Đã có thông báo mới thay thế"),
+        "a withdrawn item shows its explanation"
+    );
+    let health = get_json(&moh.http, &url("/healthz".into())).await.expect("healthz");
+    assert_eq!(health["status"], "ok");
+    let metrics = get_text(&moh.http, &url("/metrics".into())).await.expect("metrics");
+    assert!(metrics.contains("portal_log_size 4"), "{metrics}");
+    moh.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_is_sent_when_asked_with_a_strong_etag_of_its_own() {
+    let moh = Ministry::with_history().await;
+    let resp = moh.get("/feeds/atom").header("accept-encoding", "gzip").send().await.expect("feed");
     assert_eq!(header(&resp, "content-encoding").as_deref(), Some("gzip"));
     assert_eq!(header(&resp, "vary").as_deref(), Some("accept-encoding"));
     let gz_etag = header(&resp, "etag").expect("gzip etag");
     let gz = resp.bytes().await.expect("gzip body");
-    let plain = http.get(format!("{base}/feeds/atom")).send().await.expect("feed");
+    let plain = moh.get("/feeds/atom").send().await.expect("feed");
     assert_eq!(header(&plain, "content-encoding"), None, "identity unless asked");
     assert_eq!(header(&plain, "vary").as_deref(), Some("accept-encoding"));
     let plain_etag = header(&plain, "etag").expect("etag");
@@ -455,7 +303,7 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         .expect("valid gzip");
     assert_eq!(unzipped, plain.text().await.expect("text"), "same document either way");
     let revalidate = |etag: &str, accept: &str| {
-        http.get(format!("{base}/feeds/atom"))
+        moh.get("/feeds/atom")
             .header("accept-encoding", accept)
             .header("if-none-match", etag)
             .send()
@@ -467,16 +315,18 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
     assert_eq!(header(&other, "content-encoding").as_deref(), Some("gzip"));
     let refused = revalidate("\"none\"", "gzip;q=0, identity").await.expect("200");
     assert_eq!(header(&refused, "content-encoding"), None, "q=0 refuses gzip");
+    moh.stop();
+}
 
-    // ---- attachments: upload, bind by SHA-256 and size, serve immutable by hash
+fn immutable(resp: &reqwest::Response) -> bool {
+    header(resp, "cache-control").is_some_and(|v| v.contains("immutable"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_bound_by_hash_and_size_and_served_immutable() {
+    let moh = Ministry::with_history().await;
     let pdf = b"%PDF-1.7 Nghi dinh 15/2026/ND-CP".to_vec();
-    let resp = http
-        .post(format!("{base}/api/v1/attachments"))
-        .bearer_auth(&token)
-        .body(pdf.clone())
-        .send()
-        .await
-        .expect("upload");
+    let resp = moh.post("/api/v1/attachments").body(pdf.clone()).send().await.expect("upload");
     assert_eq!(resp.status(), 201);
     let up: Value = resp.json().await.expect("json");
     let sha = up["sha256"].as_str().expect("sha256").to_owned();
@@ -486,69 +336,41 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
     decree["legal"] = json!({"number": "15/2026/NĐ-CP", "issuer": "Chính phủ", "signer": "Thủ tướng Chính phủ",
                              "issued": "2026-11-20", "effective": "2027-01-01"});
     decree["attachments"] = json!([{"name": "15-2026-ND-CP.pdf", "media_type": "application/pdf", "sha256": sha, "size": pdf.len()}]);
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(&token)
-        .json(&decree)
-        .send()
-        .await
-        .expect("publish");
+    let resp = moh.post("/api/v1/items").json(&decree).send().await.expect("publish");
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
     decree["attachments"][0]["size"] = json!(pdf.len() + 1);
-    let resp = http
-        .post(format!("{base}/api/v1/items"))
-        .bearer_auth(&token)
-        .json(&decree)
-        .send()
-        .await
-        .expect("publish");
+    let resp = moh.post("/api/v1/items").json(&decree).send().await.expect("publish");
     assert_eq!(resp.status(), 400, "an attachment's size must match the uploaded file");
-    let resp = http.get(format!("{base}/attachments/{sha}")).send().await.expect("attachment");
-    assert!(
-        resp.headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("immutable"))
-    );
+    let resp = moh.get(&format!("/attachments/{sha}")).send().await.expect("attachment");
+    assert!(immutable(&resp));
     assert_eq!(resp.bytes().await.expect("bytes").as_ref(), pdf.as_slice());
+    moh.stop();
+}
 
-    // ---- RFC 5005: once 100 entries exist, archive 0 is complete, immutable and verifies
-    let posts: Vec<_> = (0..96)
-        .map(|i| {
-            http.post(format!("{base}/api/v1/items"))
-                .bearer_auth(&token)
-                .json(&draft(&format!("Tin số {i}")))
-                .send()
-        })
-        .collect();
-    for p in posts {
-        assert_eq!(p.await.expect("publish").status(), 201);
-    }
-    let resp = http.get(format!("{base}/feeds/atom/archive/0")).send().await.expect("archive");
+/// RFC 5005: once 100 entries exist, archive 0 is complete, immutable and verifies; its bytes
+/// never change as the log grows past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_archive_verifies_and_never_changes() {
+    let moh = Ministry::with_history().await;
+    moh.publish_many(97, "Tin số").await;
+    let resp = moh.get("/feeds/atom/archive/0").send().await.expect("archive");
     assert_eq!(resp.status(), 200);
-    assert!(
-        resp.headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("immutable"))
-    );
+    assert!(immutable(&resp));
     let decoded = feed::decode_atom(&resp.bytes().await.expect("body")).expect("archive decodes");
     assert!(decoded.is_archive && !decoded.entries.is_empty());
-    for r in feed::verify_entries(&decoded, &trust) {
+    for r in feed::verify_entries(&decoded, &moh.trust()) {
         r.expect("archive entries verify");
     }
-    assert_eq!(
-        http.get(format!("{base}/feeds/atom/archive/1")).send().await.expect("archive").status(),
-        404,
-        "incomplete"
-    );
+    let m = &moh;
+    let status = |n: u32| async move {
+        m.get(&format!("/feeds/atom/archive/{n}")).send().await.expect("archive").status()
+    };
+    assert_eq!(status(1).await, 404, "incomplete");
     // Served as immutable, so its bytes must not change when the log grows past it (no
     // next-archive link appears later), in either representation.
-    let (http_ref, base_ref) = (&http, &base);
-    let fetch_archive = move |accept: &'static str| async move {
-        let (http, base) = (http_ref, base_ref);
-        let resp = http
-            .get(format!("{base}/feeds/atom/archive/0"))
+    let fetch_archive = |accept: &'static str| async move {
+        let resp = m
+            .get("/feeds/atom/archive/0")
             .header("accept-encoding", accept)
             .send()
             .await
@@ -558,25 +380,10 @@ async fn a_ministry_node_publishes_serves_and_verifies_end_to_end() {
         (etag, resp.bytes().await.expect("bytes"))
     };
     let before = (fetch_archive("identity").await, fetch_archive("gzip").await);
-    let posts: Vec<_> = (0..100)
-        .map(|i| {
-            http.post(format!("{base}/api/v1/items"))
-                .bearer_auth(&token)
-                .json(&draft(&format!("Tin bổ sung {i}")))
-                .send()
-        })
-        .collect();
-    for p in posts {
-        assert_eq!(p.await.expect("publish").status(), 201);
-    }
-    assert_eq!(
-        http.get(format!("{base}/feeds/atom/archive/1")).send().await.expect("archive").status(),
-        200,
-        "archive 1 completes"
-    );
+    moh.publish_many(100, "Tin bổ sung").await;
+    assert_eq!(status(1).await, 200, "archive 1 completes");
     let after = (fetch_archive("identity").await, fetch_archive("gzip").await);
     assert_eq!(before, after, "an immutable archive never changes");
     assert!(!String::from_utf8_lossy(&after.0.1).contains("next-archive"));
-
-    assert!(server.terminate(), "SIGTERM stops the node cleanly");
+    moh.stop();
 }

@@ -7,11 +7,19 @@
 use std::path::Path;
 
 use base64::Engine as _;
+use portal_tests::api::{client, incidents, news_draft};
+use portal_tests::fake::{FakeServer, Reply};
+use portal_tests::harness::{NodeDir, add_members, bin_and_tmp, init_fast, portal};
+use portal_tests::wait::eventually;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::federation::{client, eventually, get_json, incidents, init, publish};
-use crate::node::{Server, portal, portal_bin};
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    portal_tests::api::get_json(http, url).await.expect("GET")
+}
+
+async fn publish(http: &reqwest::Client, m: &NodeDir, title: &str) -> Value {
+    portal_tests::api::publish(http, &m.url, &m.token, &news_draft(title)).await.expect("publish")
+}
 
 /// Every entry of a node's log and its checkpoint note (`/api/v1/log`, paged).
 async fn whole_log(http: &reqwest::Client, log_url: &str) -> (Vec<Value>, String) {
@@ -36,25 +44,6 @@ fn size_and_root(note: &str) -> (String, String) {
     (size, root)
 }
 
-/// A one-page "mirror" serving `body` for every request, on 127.0.0.1.
-async fn fake_mirror(body: String) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let mut buf = [0u8; 8192];
-            let _ = s.read(&mut buf).await;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes()).await;
-            let _ = s.write_all(body.as_bytes()).await;
-        }
-    });
-    url
-}
-
 fn store_size(data: &Path) -> Option<u64> {
     let store = data.join("store");
     store.exists().then(|| portal_store::Store::open(&store).expect("the store opens").size())
@@ -62,21 +51,18 @@ fn store_size(data: &Path) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ministry_restores_its_lost_log_from_the_central_node_without_signing_again() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let http = client();
     let moh_data = tmp.path().join("moh");
     let gov_data = tmp.path().join("gov");
-    let moh = init(&bin, &moh_data, "bo-y-te", "Bộ Y tế");
-    init(&bin, &gov_data, "chinh-phu", "Chính phủ");
-    let moh_srv = Server::start_at_url(&bin, &moh_data);
-    let central_srv = Server::start_at_url(&bin, &gov_data);
+    let moh = init_fast(&bin, &moh_data, "bo-y-te", "Bộ Y tế").expect("init");
+    let gov = init_fast(&bin, &gov_data, "chinh-phu", "Chính phủ").expect("init");
+    let moh_srv = moh.serve(&bin);
+    let central_srv = gov.serve(&bin);
     let central = central_srv.base.clone();
-    let gov_s = gov_data.to_str().expect("utf-8");
-    let moh_s = moh_data.to_str().expect("utf-8");
-    let (ok, _, err) =
-        portal(&bin, &["member", "add", "--data", gov_s, &moh.url, "--pin", &moh.key.to_base64()]);
-    assert!(ok, "member add: {err}");
+    let gov_s = gov.data_arg();
+    let moh_s = moh.data_arg();
+    add_members(&bin, &gov, &[&moh]).expect("member add");
 
     // ---- the ministry publishes; the central mirrors all of it
     const N: u64 = 23;
@@ -107,8 +93,8 @@ async fn a_ministry_restores_its_lost_log_from_the_central_node_without_signing_
     );
 
     // ---- one more entry that only the ministry (and its journal) holds: the central is paused
-    let (ok, _, err) = portal(&bin, &["member", "suspend", "--data", gov_s, "bo-y-te"]);
-    assert!(ok, "suspend: {err}");
+    let out = portal(&bin, &["member", "suspend", "--data", gov_s, "bo-y-te"]);
+    assert!(out.ok(), "suspend: {}", out.stderr);
     publish(&http, &moh, "Thông báo cuối trước sự cố").await;
     let (before, before_note) = whole_log(&http, &format!("{}/api/v1/log", moh.url)).await;
     assert_eq!(before.len() as u64, N + 1);
@@ -123,19 +109,22 @@ async fn a_ministry_restores_its_lost_log_from_the_central_node_without_signing_
     let bytes = b64.decode(page["entries"][3]["record"].as_str().expect("record")).expect("b64");
     let altered = String::from_utf8(bytes).expect("utf-8").replace("số 3", "số 8");
     page["entries"][3]["record"] = Value::from(b64.encode(altered));
-    let fake = fake_mirror(page.to_string()).await;
+    // A one-page "mirror" serving the tampered page for every request.
+    let body = page.to_string();
+    let fake = FakeServer::serving(move |_| Some(Reply::json(body.clone()))).await;
     let restore = |from: String| {
         let bin = bin.clone();
         let moh_s = moh_s.to_owned();
         async move {
-            tokio::task::spawn_blocking(move || {
+            let out = tokio::task::spawn_blocking(move || {
                 portal(&bin, &["restore", "--data", &moh_s, "--from", &from, "--allow-private"])
             })
             .await
-            .expect("restore runs")
+            .expect("restore runs");
+            (out.ok(), out.stdout, out.stderr)
         }
     };
-    let (ok, _, err) = restore(fake).await;
+    let (ok, _, err) = restore(fake.base()).await;
     assert!(!ok, "a tampered mirror is refused");
     assert!(err.contains("refused (bad-signature)") && err.contains("entry 3"), "{err}");
     assert!(err.contains("nothing written"), "{err}");
@@ -152,7 +141,7 @@ async fn a_ministry_restores_its_lost_log_from_the_central_node_without_signing_
     assert!(err.contains("verified the central node's copy"), "progress is shown: {err}");
 
     // ---- the node starts, serves the identical log, and continues at the next index
-    let moh_srv = Server::start_at_url(&bin, &moh_data);
+    let moh_srv = moh.serve(&bin);
     let (after_restore, after_note) = whole_log(&http, &format!("{}/api/v1/log", moh.url)).await;
     assert_eq!(after_restore, before, "the restored log is byte-identical");
     assert_eq!(size_and_root(&after_note), size_and_root(&before_note), "same size and root");
@@ -162,8 +151,8 @@ async fn a_ministry_restores_its_lost_log_from_the_central_node_without_signing_
     assert_eq!(next["log_index"], N + 1, "the log continues at the next index");
 
     // ---- the central resumes and accepts the continuation without an incident
-    let (ok, _, err) = portal(&bin, &["member", "activate", "--data", gov_s, "bo-y-te"]);
-    assert!(ok, "activate: {err}");
+    let out = portal(&bin, &["member", "activate", "--data", gov_s, "bo-y-te"]);
+    assert!(out.ok(), "activate: {}", out.stderr);
     eventually("the central ingests the continuation", || async {
         let page = get_json(&http, &format!("{mirror}?after=0&limit=1")).await;
         page["size"] == N + 2
@@ -172,7 +161,8 @@ async fn a_ministry_restores_its_lost_log_from_the_central_node_without_signing_
     let (mirrored, _) = whole_log(&http, &mirror).await;
     let (own, _) = whole_log(&http, &format!("{}/api/v1/log", moh.url)).await;
     assert_eq!(mirrored, own);
-    assert_eq!(incidents(&http, &central, "bo-y-te").await, Vec::<Value>::new(), "no incident");
+    let incidents = incidents(&http, &central, "bo-y-te").await.expect("incidents");
+    assert_eq!(incidents, Vec::<Value>::new(), "no incident");
 
     // Nothing left to restore: a second run says so and writes nothing.
     drop(moh_srv);

@@ -7,32 +7,21 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
 
 use portal_proto::envelope;
+use portal_tests::api::{client, get_bytes, national_feed, news_draft};
+use portal_tests::fake::{FakeServer, Reply, Request};
+use portal_tests::fixtures::{self, MOH};
+use portal_tests::harness::{Federation, bin_and_tmp, free_port, portal_bin, portal_logging};
+use portal_tests::wait::eventually;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-use crate::federation::{client, eventually, init, national_feed, publish};
-use crate::fixtures::{self, MOH};
-use crate::node::{Server, portal, portal_bin};
 
 /// `portal verify ARGS` → (exit code, stdout, stderr).
 fn verify(bin: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin)
-        .arg("verify")
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("portal verify runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut argv = vec!["verify"];
+    argv.extend(args);
+    let out = portal_logging(bin, &argv, "error");
+    (out.code, out.stdout, out.stderr)
 }
 
 /// `portal verify --json ARGS`, parsed; also checks the document agrees with the human output
@@ -76,23 +65,24 @@ fn codes(doc: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_verify_accepts_what_a_node_and_a_central_serve() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, tmp) = bin_and_tmp().await;
     let http = client();
     let dir = |name: &str| tmp.path().join(name);
-    let moh = init(&bin, &dir("moh"), "bo-y-te", "Bộ Y tế");
-    let gov = init(&bin, &dir("gov"), "chinh-phu", "Chính phủ");
-    let gov_data = dir("gov");
+    let f = Federation::start(&bin, tmp.path(), &[("bo-y-te", "Bộ Y tế")]).expect("start");
+    let (moh, gov) = (&f.members[0], &f.central);
     let pin = moh.key.to_base64();
-    let gov_s = gov_data.to_str().expect("utf-8");
-    let moh_srv = Server::start_at_url(&bin, &dir("moh"));
-    let (ok, _, err) = portal(&bin, &["member", "add", "--data", gov_s, &moh.url, "--pin", &pin]);
-    assert!(ok, "member add: {err}");
-    let gov_srv = Server::start_at_url(&bin, &gov_data);
-    let (node, central) = (moh_srv.base.clone(), gov_srv.base.clone());
+    let (node, central) = (moh.url.clone(), gov.url.clone());
+    let publish = |title: &'static str| {
+        let http = http.clone();
+        async move {
+            portal_tests::api::publish(&http, &moh.url, &moh.token, &news_draft(title))
+                .await
+                .expect("publish")
+        }
+    };
 
-    let first = publish(&http, &moh, "Bộ Y tế khuyến cáo phòng chống sốt xuất huyết").await;
-    publish(&http, &moh, "Lịch tiêm chủng mở rộng").await;
+    let first = publish("Bộ Y tế khuyến cáo phòng chống sốt xuất huyết").await;
+    publish("Lịch tiêm chủng mở rộng").await;
     let id = first["id"].as_str().expect("id").to_owned();
 
     // The node: its whole log (TOFU, then with the key given), its feeds, an item.
@@ -125,7 +115,7 @@ async fn portal_verify_accepts_what_a_node_and_a_central_serve() {
 
     // The central: its national feed and log, member entries against the ministry's key.
     eventually("both items in the national feed", || async {
-        national_feed(&http, &central).await.entries.len() >= 2
+        national_feed(&http, &central).await.is_ok_and(|f| f.entries.len() >= 2)
     })
     .await;
     let feed = format!("{central}/feeds/national/atom");
@@ -146,14 +136,7 @@ async fn portal_verify_accepts_what_a_node_and_a_central_serve() {
         .collect();
     assert_eq!(origins.iter().filter(|o| **o == "bo-y-te").count(), 2, "{doc}");
     // A roster file as --trust (the central's key given too).
-    let roster = http
-        .get(format!("{central}/api/v1/roster"))
-        .send()
-        .await
-        .expect("roster")
-        .bytes()
-        .await
-        .expect("bytes");
+    let roster = get_bytes(&http, &format!("{central}/api/v1/roster")).await.expect("roster");
     let roster_path = dir("roster.json");
     std::fs::write(&roster_path, &roster).expect("write");
     let central_key = format!("chinh-phu={}", gov.key.to_base64());
@@ -163,45 +146,17 @@ async fn portal_verify_accepts_what_a_node_and_a_central_serve() {
     assert_eq!(code, 0, "{doc}");
 }
 
-/// A tiny HTTP/1.1 server on 127.0.0.1:0: `route(path, query)` answers `(content type,
-/// body)`, or 404. Runs until the test's runtime ends.
-async fn serve<F>(route: F) -> String
+/// The fake server answering `route(path, query)` with `(content type, body)`, or 404. It
+/// serves as long as it is kept.
+async fn serve<F>(route: F) -> FakeServer
 where
     F: Fn(&str, &str) -> Option<(&'static str, Vec<u8>)> + Send + Sync + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let route = Arc::new(route);
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let route = Arc::clone(&route);
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-                    match tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await {
-                        Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
-                        _ => return,
-                    }
-                }
-                let head = String::from_utf8_lossy(&head);
-                let target = head.split_whitespace().nth(1).unwrap_or("/");
-                let (path, query) = target.split_once('?').unwrap_or((target, ""));
-                let (status, ct, body) = match route(path, query) {
-                    Some((ct, body)) => ("200 OK", ct, body),
-                    None => ("404 Not Found", "application/json", b"{}".to_vec()),
-                };
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: {ct}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-                let _ = sock.write_all(&body).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    base
+    FakeServer::serving(move |r: &Request| {
+        let (ct, body) = route(&r.path, r.query.as_deref().unwrap_or_default())?;
+        Some(Reply::ok(ct, body))
+    })
+    .await
 }
 
 /// `--trust ORIGIN=KEY` for each grant of a vector's trust, or `None` when a grant has a
@@ -222,13 +177,6 @@ fn trust_args(trust: &Value) -> Option<Vec<String>> {
     Some(out)
 }
 
-fn query(q: &str, name: &str) -> u64 {
-    q.split('&')
-        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The descriptor of `bo-y-te` at `base`, signed with the vectors' key.
 fn descriptor_at(base: &str) -> Vec<u8> {
     let mut d = fixtures::descriptor();
@@ -243,7 +191,7 @@ fn descriptor_at(base: &str) -> Vec<u8> {
 /// that fails, or a placeholder when an entry fails first), its proof at the consistency
 /// endpoint. `None` when the vector cannot be served as one page (a failure after other
 /// checkpoints, or a failing step that is not the last of its kind).
-async fn serve_log(v: &Value) -> Option<(String, String)> {
+async fn serve_log(v: &Value) -> Option<(FakeServer, String)> {
     let steps = v["steps"].as_array()?;
     let expect = v["expect"].as_array()?;
     let failing = expect.iter().position(|e| e != "valid")?;
@@ -264,23 +212,108 @@ async fn serve_log(v: &Value) -> Option<(String, String)> {
     let n = entries.len();
     let page = json!({"origin": v["origin"], "start": 0, "size": n, "entries": entries,
                       "checkpoint": note});
-    let page = Arc::new(serde_json::to_vec(&page).expect("json"));
-    let descriptor = Arc::new(std::sync::OnceLock::<Vec<u8>>::new());
-    let d = Arc::clone(&descriptor);
-    let base = serve(move |path, q| match path {
-        "/.well-known/portal-node" => Some(("application/json", d.get()?.clone())),
-        "/api/v1/log" if query(q, "after") == 0 => Some(("application/json", page.to_vec())),
-        "/api/v1/log" => None,
-        "/api/v1/proof/consistency" => {
-            let body = json!({"from": query(q, "from"), "to": query(q, "to"), "proof": proof});
-            Some(("application/json", body.to_string().into_bytes()))
+    let page = serde_json::to_vec(&page).expect("json");
+    let server = FakeServer::start().await;
+    server.route("/.well-known/portal-node", Reply::json(descriptor_at(&server.base())));
+    server.fallback(move |r| {
+        let q = |name: &str| r.query_u64(name).unwrap_or(0);
+        match r.path.as_str() {
+            "/api/v1/log" if q("after") == 0 => Some(Reply::json(page.clone())),
+            "/api/v1/proof/consistency" => {
+                let body = json!({"from": q("from"), "to": q("to"), "proof": proof});
+                Some(Reply::json(body.to_string()))
+            }
+            _ => None,
         }
-        _ => None,
-    })
-    .await;
-    let _ = descriptor.set(descriptor_at(&base));
+    });
     let code = expect[failing].as_str()?.to_owned();
-    Some((base, code))
+    Some((server, code))
+}
+
+/// An invalid vector served over HTTP: the server, the kind `portal verify` reports, the URL,
+/// the codes it must name, and arguments of its own.
+struct Served {
+    _server: FakeServer,
+    kind: &'static str,
+    url: String,
+    expected: Vec<String>,
+    args: Vec<String>,
+}
+
+/// The codes a feed vector expects (one for the feed, or one per entry).
+fn expected_codes(name: &str, expect: &Value) -> Vec<String> {
+    match expect {
+        Value::String(code) => vec![code.clone()],
+        Value::Array(each) => each
+            .iter()
+            .filter_map(|e| e.as_str().filter(|c| *c != "valid").map(str::to_owned))
+            .collect(),
+        other => panic!("{name}: expect {other}"),
+    }
+}
+
+/// Serve invalid vector `v` at the path a node serves its kind; `None` for a log vector that
+/// cannot be served as one page.
+async fn serve_vector(name: &str, v: &Value) -> Option<Served> {
+    let at = |path: &'static str, ct: &'static str, body: Vec<u8>| async move {
+        serve(move |p, _| (p == path).then(|| (ct, body.clone()))).await
+    };
+    Some(match v["kind"].as_str().expect("kind") {
+        "atom" | "json-feed" => {
+            let kind = if v["kind"] == "atom" { "atom" } else { "json-feed" };
+            let (ct, path) = if kind == "atom" {
+                ("application/atom+xml", "/feeds/atom")
+            } else {
+                ("application/feed+json", "/feeds/json")
+            };
+            let server =
+                at(path, ct, v["input"].as_str().expect("feed text").as_bytes().to_vec()).await;
+            let url = format!("{}{path}", server.base());
+            let expected = expected_codes(name, &v["expect"]);
+            Served { _server: server, kind, url, expected, args: vec![] }
+        }
+        "record" => {
+            // The envelope (the vector's `input` also carries `record_json`, for people).
+            let i = &v["input"];
+            let envelope = json!({"kid": i["kid"], "record": i["record"], "sig": i["sig"]});
+            let path = if v.get("expect_type").is_some() {
+                "/.well-known/portal-node" // a record of another type where a descriptor is due
+            } else {
+                "/record.json"
+            };
+            let server =
+                at(path, "application/json", serde_json::to_vec(&envelope).expect("json")).await;
+            let url = format!("{}{path}", server.base());
+            let expected = vec![v["expect"].as_str().expect("code").to_owned()];
+            Served { _server: server, kind: "record", url, expected, args: vec![] }
+        }
+        "log" => {
+            let (server, code) = serve_log(v).await?;
+            let failing = v["expect"].as_array().and_then(|e| e.iter().position(|x| x != "valid"));
+            let kind = if v["steps"][failing.unwrap_or(0)].get("checkpoint").is_some() {
+                "checkpoint"
+            } else {
+                "log"
+            };
+            let args = vec!["--now".into(), v["now"].as_str().expect("now").to_owned()];
+            Served { url: server.base(), _server: server, kind, expected: vec![code], args }
+        }
+        other => panic!("{name}: unknown kind {other}"),
+    })
+}
+
+/// An evidence bundle served over HTTP: `portal verify` hands it to the bundle verifier
+/// (SPEC §11.4), which prints its own report naming the code.
+async fn check_bundle_vector(bin: &Path, name: &str, v: &Value, mut args: Vec<String>) {
+    let body = serde_json::to_vec(&v["input"]).expect("json");
+    let path = "/item.bundle";
+    let server = serve(move |p, _| (p == path).then(|| ("application/json", body.clone()))).await;
+    args.push(format!("{}{path}", server.base()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = verify(bin, &argv);
+    let expected = v["expect"].as_str().expect("code");
+    assert_eq!(code, 1, "{name}: exit 1 for a rejection: {out}{err}");
+    assert!(out.contains(expected) || err.contains(expected), "{name}: {out}{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,79 +333,15 @@ async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() 
             args.extend(["--trust".into(), t.clone()]);
         }
         if v["kind"] == "bundle" {
-            // An evidence bundle served over HTTP: `portal verify` hands it to the bundle
-            // verifier (SPEC §11.4), which prints its own report naming the code.
-            let body = serde_json::to_vec(&v["input"]).expect("json");
-            let path = "/item.bundle";
-            let base =
-                serve(move |p, _| (p == path).then(|| ("application/json", body.clone()))).await;
-            args.push(format!("{base}{path}"));
-            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-            let (code, out, err) = verify(&bin, &argv);
-            let expected = v["expect"].as_str().expect("code");
-            assert_eq!(code, 1, "{name}: exit 1 for a rejection: {out}{err}");
-            assert!(out.contains(expected) || err.contains(expected), "{name}: {out}{err}");
+            check_bundle_vector(&bin, name, &v, args).await;
             *checked.entry("bundle").or_default() += 1;
             continue;
         }
-        let (kind, url, expected): (&str, String, Vec<String>) =
-            match v["kind"].as_str().expect("kind") {
-                "atom" | "json-feed" => {
-                    let kind = if v["kind"] == "atom" { "atom" } else { "json-feed" };
-                    let (ct, path) = if kind == "atom" {
-                        ("application/atom+xml", "/feeds/atom")
-                    } else {
-                        ("application/feed+json", "/feeds/json")
-                    };
-                    let body = v["input"].as_str().expect("feed text").as_bytes().to_vec();
-                    let base = serve(move |p, _| (p == path).then(|| (ct, body.clone()))).await;
-                    let expected = match &v["expect"] {
-                        Value::String(code) => vec![code.clone()],
-                        Value::Array(each) => each
-                            .iter()
-                            .filter_map(|e| e.as_str().filter(|c| *c != "valid").map(str::to_owned))
-                            .collect(),
-                        other => panic!("{name}: expect {other}"),
-                    };
-                    (kind, format!("{base}{path}"), expected)
-                }
-                "record" => {
-                    // The envelope (the vector's `input` also carries `record_json`, for people).
-                    let i = &v["input"];
-                    let envelope = json!({"kid": i["kid"], "record": i["record"], "sig": i["sig"]});
-                    let body = serde_json::to_vec(&envelope).expect("json");
-                    let path = if v.get("expect_type").is_some() {
-                        "/.well-known/portal-node" // a record of another type where a descriptor is due
-                    } else {
-                        "/record.json"
-                    };
-                    let base =
-                        serve(move |p, _| (p == path).then(|| ("application/json", body.clone())))
-                            .await;
-                    let code = v["expect"].as_str().expect("code").to_owned();
-                    ("record", format!("{base}{path}"), vec![code])
-                }
-                "log" => {
-                    let Some((base, code)) = serve_log(&v).await else { continue };
-                    args.extend(["--now".into(), v["now"].as_str().expect("now").to_owned()]);
-                    let kind = if v["steps"][v["expect"]
-                        .as_array()
-                        .and_then(|e| e.iter().position(|x| x != "valid"))
-                        .unwrap_or(0)]
-                    .get("checkpoint")
-                    .is_some()
-                    {
-                        "checkpoint"
-                    } else {
-                        "log"
-                    };
-                    (kind, base, vec![code])
-                }
-                other => panic!("{name}: unknown kind {other}"),
-            };
-        args.push(url);
+        let Some(served) = serve_vector(name, &v).await else { continue };
+        args.extend(served.args.iter().cloned());
+        args.push(served.url.clone());
         // The human output is compared with --json once per kind; after that, --json alone.
-        let first_of_kind = !checked.contains_key(kind);
+        let first_of_kind = !checked.contains_key(served.kind);
         if !first_of_kind {
             args.push("--json".into());
         }
@@ -384,8 +353,8 @@ async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() 
             (code, serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}: {out}{err}")))
         };
         assert_eq!(code, 1, "{name}: exit 1 for a rejection: {doc}");
-        assert_eq!(codes(&doc), expected, "{name}: the rejection names its code: {doc}");
-        *checked.entry(kind).or_default() += 1;
+        assert_eq!(codes(&doc), served.expected, "{name}: the rejection names its code: {doc}");
+        *checked.entry(served.kind).or_default() += 1;
     }
     for kind in ["atom", "json-feed", "record", "log", "checkpoint", "bundle"] {
         assert!(
@@ -403,9 +372,9 @@ async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() 
     let i = &v["input"];
     let envelope = json!({"kid": i["kid"], "record": i["record"], "sig": i["sig"]});
     let item = json!({"id": id, "versions": [envelope]}).to_string().into_bytes();
-    let base = serve(move |_, _| Some(("application/json", item.clone()))).await;
-    let key = format!("bo-y-te={}", MOH.signer().public_key().to_base64());
-    let url = format!("{base}/api/v1/items/{id}");
+    let server = serve(move |_, _| Some(("application/json", item.clone()))).await;
+    let key = MOH.trust_arg("bo-y-te");
+    let url = format!("{}/api/v1/items/{id}", server.base());
     let (code, doc) = verify_both(&bin, &["--allow-private", "--trust", &key, &url]);
     assert_eq!((code, codes(&doc)), (1, vec!["bad-signature".to_owned()]), "{doc}");
     assert_eq!(doc["kind"], "item");
@@ -413,9 +382,8 @@ async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_verify_exit_codes_for_bad_input_and_unreachable_urls() {
-    let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let key = MOH.signer().public_key().to_base64();
+    let (bin, tmp) = bin_and_tmp().await;
+    let key = MOH.public_key().to_base64();
 
     // 2: bad arguments, unrecognised input, a file without keys.
     assert_eq!(verify(&bin, &["--no-such-flag", "x"]).0, 2);
@@ -449,10 +417,11 @@ async fn portal_verify_exit_codes_for_bad_input_and_unreachable_urls() {
     assert!(format!("{out}{err}").contains("REJECTED [unsupported-version]"), "{out}{err}");
 
     // 3: nothing listens, a 404, a missing file is 2 but an unreadable one is 3.
-    let port = crate::federation::free_port();
+    let port = free_port().expect("a free port");
     let (code, doc) = verify_both(&bin, &["--allow-private", &format!("http://127.0.0.1:{port}/")]);
     assert_eq!((code, &doc["error"]["code"]), (3, &json!("unreachable")), "{doc}");
-    let base = serve(|_, _| None).await;
+    let server = serve(|_, _| None).await;
+    let base = server.base();
     let (code, doc) = verify_both(&bin, &["--allow-private", &format!("{base}/feeds/atom")]);
     assert_eq!((code, &doc["error"]["code"]), (3, &json!("http-status")), "{doc}");
     // Without --allow-private, loopback is refused before anything is sent.

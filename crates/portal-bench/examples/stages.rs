@@ -4,22 +4,18 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use portal_proto::crypto::Signer;
 use portal_proto::envelope::{self, signing_input};
 use portal_proto::record::*;
+use portal_tests::fixtures::{TestKey, at, item_id, node};
 
 fn main() {
-    let signer = Signer::from_seed([1; 32]);
-    let t = portal_proto::time::Timestamp::from_unix(1_795_856_400).unwrap();
+    let signer = TestKey { name: "stages", seed: [1; 32] }.signer();
     let item = ItemVersion {
-        ipsp: 1, record_type: RecordType::Item, origin: "bo-y-te".parse().unwrap(), log_index: 7,
-        id: portal_proto::ids::ItemId::from_random([1; 16]), version: 1, prev: None, update: None,
-        kind: ItemKind::News, language: "vi".parse().unwrap(),
         title: "Bộ Y tế hướng dẫn phòng chống dịch bệnh mùa mưa, bản tin số 7".into(),
         summary: "Các hộ gia đình cần loại bỏ nước đọng hằng tuần.".into(),
         content_html: "<p>Theo Cục Y tế dự phòng, số ca mắc sốt xuất huyết tăng trong tháng qua. Người dân cần diệt bọ gậy.</p>".repeat(5),
-        translations: Default::default(), categories: vec!["suc-khoe".into()], attachments: vec![], legal: None,
-        published: t, updated: t,
+        categories: vec!["suc-khoe".into()],
+        ..portal_tests::fixtures::item(node("bo-y-te"), 7, item_id(1), at(0))
     };
     let s = envelope::sign(&item, &signer).unwrap();
     let b = s.bytes();

@@ -12,12 +12,19 @@ pub(crate) struct Group<'a> {
     pub(crate) values: Vec<f64>,
 }
 
+/// The canvas, in pixels.
 const W: f64 = 720.0;
 const H: f64 = 420.0;
-const LEFT: f64 = 70.0;
-const RIGHT: f64 = 20.0;
-const TOP: f64 = 50.0;
-const BOTTOM: f64 = 80.0;
+
+/// The plot's margins inside the canvas, in pixels.
+struct Margin {
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+const MARGIN: Margin = Margin { left: 70.0, right: 20.0, top: 50.0, bottom: 80.0 };
 const COLOURS: [&str; 4] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
 
 fn escape(s: &str) -> String {
@@ -37,11 +44,13 @@ pub(crate) fn bar_chart_log(title: &str, unit: &str, series: &[&str], groups: &[
     } else {
         (0, 1)
     };
-    let plot_h = H - TOP - BOTTOM;
-    let plot_w = W - LEFT - RIGHT;
+    let Margin { left: margin_left, right: margin_right, top: margin_top, bottom: margin_bottom } =
+        MARGIN;
+    let plot_h = H - margin_top - margin_bottom;
+    let plot_w = W - margin_left - margin_right;
     let y = |v: f64| {
         let f = (v.log10() - lo_exp as f64) / (hi_exp - lo_exp) as f64;
-        TOP + plot_h * (1.0 - f)
+        margin_top + plot_h * (1.0 - f)
     };
     let mut out = String::new();
     let _ = writeln!(
@@ -60,9 +69,9 @@ pub(crate) fn bar_chart_log(title: &str, unit: &str, series: &[&str], groups: &[
         let yy = y(v);
         let _ = writeln!(
             out,
-            r##"<line x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{} {}</text>"##,
-            W - RIGHT,
-            LEFT - 6.0,
+            r##"<line x1="{margin_left}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{} {}</text>"##,
+            W - margin_right,
+            margin_left - 6.0,
             yy + 4.0,
             if v >= 1.0 { format!("{v:.0}") } else { format!("{v}") },
             escape(unit)
@@ -70,13 +79,13 @@ pub(crate) fn bar_chart_log(title: &str, unit: &str, series: &[&str], groups: &[
     }
     let _ = writeln!(
         out,
-        r#"<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{}" stroke="black"/>"#,
-        TOP + plot_h
+        r#"<line x1="{margin_left}" x2="{margin_left}" y1="{margin_top}" y2="{}" stroke="black"/>"#,
+        margin_top + plot_h
     );
     let group_w = plot_w / groups.len().max(1) as f64;
     let bar_w = (group_w * 0.7) / series.len().max(1) as f64;
     for (gi, g) in groups.iter().enumerate() {
-        let x0 = LEFT + gi as f64 * group_w + group_w * 0.15;
+        let x0 = margin_left + gi as f64 * group_w + group_w * 0.15;
         for (si, v) in g.values.iter().enumerate() {
             let x = x0 + si as f64 * bar_w;
             let colour = COLOURS[si % COLOURS.len()];
@@ -86,7 +95,7 @@ pub(crate) fn bar_chart_log(title: &str, unit: &str, series: &[&str], groups: &[
                     out,
                     r#"<rect x="{x:.1}" y="{top:.1}" width="{:.1}" height="{:.1}" fill="{colour}"/><text x="{:.1}" y="{:.1}" text-anchor="middle">{v:.1}</text>"#,
                     bar_w - 4.0,
-                    (TOP + plot_h - top).max(0.0),
+                    (margin_top + plot_h - top).max(0.0),
                     x + (bar_w - 4.0) / 2.0,
                     top - 4.0
                 );
@@ -95,7 +104,7 @@ pub(crate) fn bar_chart_log(title: &str, unit: &str, series: &[&str], groups: &[
                     out,
                     r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">n/a</text>"#,
                     x + bar_w / 2.0,
-                    TOP + plot_h - 4.0
+                    margin_top + plot_h - 4.0
                 );
             }
         }
@@ -103,12 +112,12 @@ pub(crate) fn bar_chart_log(title: &str, unit: &str, series: &[&str], groups: &[
             out,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13">{}</text>"#,
             x0 + bar_w * series.len() as f64 / 2.0,
-            TOP + plot_h + 20.0,
+            margin_top + plot_h + 20.0,
             escape(g.label)
         );
     }
     for (si, name) in series.iter().enumerate() {
-        let x = LEFT + 10.0 + si as f64 * (plot_w / series.len().max(1) as f64);
+        let x = margin_left + 10.0 + si as f64 * (plot_w / series.len().max(1) as f64);
         let yy = H - 25.0;
         let _ = writeln!(
             out,

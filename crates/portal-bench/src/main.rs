@@ -8,6 +8,7 @@
 
 mod chart;
 mod federation;
+mod harness;
 mod node;
 mod scale;
 mod soak;
@@ -17,11 +18,14 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use portal_proto::crypto::Signer;
 use portal_proto::envelope::{self, SignedRecord, TrustStore, signing_input};
-use portal_proto::ids::{ItemId, Lang, NodeId};
+use portal_proto::ids::{ItemId, NodeId};
 use portal_proto::record::*;
 use portal_proto::time::Timestamp;
+use portal_tests::fixtures::{TestKey, bulletin};
+
+/// The proto suite's signing key (a fixed seed, like every key of the test kit).
+const BENCH_KEY: TestKey = TestKey { name: "bench key", seed: [42; 32] };
 
 /// One row of the table.
 #[derive(Default)]
@@ -79,46 +83,54 @@ fn side_by_side(
     (median(ra), median(rb), median(ratios))
 }
 
+/// The signing input and signature of each item record, for the raw reference.
+fn raw_inputs(signed: &[SignedRecord]) -> Vec<(Vec<u8>, Signature)> {
+    signed
+        .iter()
+        .map(|s| (signing_input(RecordType::Item, s.bytes()), Signature::from_bytes(s.sig())))
+        .collect()
+}
+
+/// The raw reference: ed25519-dalek `verify_strict` of each input.
+fn raw_verify_all(vk: &VerifyingKey, raw: &[(Vec<u8>, Signature)]) {
+    for (msg, sig) in raw {
+        assert!(vk.verify_strict(black_box(msg), sig).is_ok());
+    }
+}
+
+/// A suite's progress lines on standard error, each with the seconds since the suite started.
+pub(crate) struct Progress {
+    suite: &'static str,
+    start: std::sync::OnceLock<Instant>,
+}
+
+impl Progress {
+    pub(crate) const fn new(suite: &'static str) -> Progress {
+        Progress { suite, start: std::sync::OnceLock::new() }
+    }
+
+    /// Start the clock (the first line starts it otherwise).
+    pub(crate) fn start(&self) {
+        self.start.get_or_init(Instant::now);
+    }
+
+    pub(crate) fn say(&self, msg: impl std::fmt::Display) {
+        let secs = self.start.get_or_init(Instant::now).elapsed().as_secs_f64();
+        eprintln!("{} [{secs:5.0} s]: {msg}", self.suite);
+    }
+}
+
+/// The benchmark's item record `i` of `bo-y-te` (the kit's bulletin, about 1.5 KB signed).
 fn item(i: usize) -> ItemVersion {
     let t = Timestamp::from_unix(1_795_856_400 + i as u64).expect("in range");
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
-    item_for(NodeId::new("bo-y-te").expect("valid"), i, ItemId::from_random(bytes), t)
-}
-
-/// The benchmark's item record (about 1.5 KB signed): `origin`'s entry `i`, version 1.
-fn item_for(origin: NodeId, i: usize, id: ItemId, t: Timestamp) -> ItemVersion {
-    ItemVersion {
-        ipsp: 1,
-        record_type: RecordType::Item,
-        origin,
-        log_index: i as u64,
-        id,
-        version: 1,
-        prev: None,
-        update: None,
-        kind: ItemKind::News,
-        language: Lang::new("vi").expect("valid"),
-        title: format!("Bộ Y tế hướng dẫn phòng chống dịch bệnh mùa mưa, bản tin số {i}"),
-        summary:
-            "Các hộ gia đình cần loại bỏ nước đọng hằng tuần và đi khám ngay khi có dấu hiệu sốt."
-                .into(),
-        content_html: "<p>Theo Cục Y tế dự phòng, số ca mắc sốt xuất huyết tăng trong tháng qua. \
-            Người dân cần diệt bọ gậy, loại bỏ dụng cụ chứa nước đọng, ngủ màn kể cả ban ngày, \
-            và đến cơ sở y tế ngay khi có dấu hiệu sốt cao liên tục.</p>"
-            .repeat(3),
-        translations: Default::default(),
-        categories: vec!["suc-khoe".into(), "y-te-du-phong".into()],
-        attachments: vec![],
-        legal: None,
-        published: t,
-        updated: t,
-    }
+    bulletin(NodeId::new("bo-y-te").expect("valid"), i, ItemId::from_random(bytes), t)
 }
 
 fn proto(budget: Duration) -> Vec<Row> {
     const N: usize = 500;
-    let signer = Signer::from_seed([42; 32]);
+    let signer = BENCH_KEY.signer();
     let records: Vec<ItemVersion> = (0..N).map(item).collect();
     let signed: Vec<SignedRecord> =
         records.iter().map(|r| envelope::sign(r, &signer).expect("valid record")).collect();
@@ -129,15 +141,8 @@ fn proto(budget: Duration) -> Vec<Row> {
 
     // The reference: ed25519-dalek verify_strict over exactly the bytes we verify.
     let vk = VerifyingKey::from_bytes(signer.public_key().as_bytes()).expect("valid key");
-    let raw: Vec<(Vec<u8>, Signature)> = signed
-        .iter()
-        .map(|s| (signing_input(RecordType::Item, s.bytes()), Signature::from_bytes(s.sig())))
-        .collect();
-    let raw_verify = || {
-        for (msg, sig) in &raw {
-            assert!(vk.verify_strict(black_box(msg), sig).is_ok());
-        }
-    };
+    let raw = raw_inputs(&signed);
+    let raw_verify = || raw_verify_all(&vk, &raw);
     let record_verify = || {
         for s in &signed {
             assert!(envelope::open(black_box(s), &trust).is_ok());
@@ -155,7 +160,7 @@ fn proto(budget: Duration) -> Vec<Row> {
         ..Row::default()
     }];
 
-    let sk = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let sk = ed25519_dalek::SigningKey::from_bytes(&BENCH_KEY.seed);
     let raw_sign = || {
         for (msg, _) in &raw {
             black_box(ed25519_dalek::Signer::sign(&sk, black_box(msg)));
@@ -224,11 +229,15 @@ fn machine() -> String {
     format!("{cores} cores available, {model}")
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "soak") {
-        std::process::exit(soak::main(&args[1..]));
-    }
+/// What the command line asks for.
+struct Args {
+    seconds: f64,
+    json_path: Option<String>,
+    suites: Vec<String>,
+}
+
+/// Parse the suites' command line; `Err(code)` to exit with (0 after `--help`).
+fn parse_args(args: &[String]) -> Result<Args, i32> {
     // 10 s per row when suites are named; 6 when every suite runs, so that the whole run
     // (the scale suite alone takes about 9 minutes) fits in 15 minutes on 2 cores.
     let mut seconds: Option<f64> = None;
@@ -243,47 +252,34 @@ fn main() {
             "--json" => json_path = it.next().cloned(),
             "--help" | "-h" => {
                 println!("{USAGE}");
-                return;
+                return Err(0);
             }
             s if SUITES.contains(&s) => suites.push(a.clone()),
             other => {
                 eprintln!("unknown argument {other}; {USAGE}");
-                std::process::exit(2);
+                return Err(2);
             }
         }
     }
     let seconds = seconds.unwrap_or(if suites.is_empty() { 6.0 } else { 10.0 });
     if seconds.is_nan() || seconds <= 0.0 {
         eprintln!("--seconds must be positive; {USAGE}");
-        std::process::exit(2);
+        return Err(2);
     }
     if suites.is_empty() {
         suites = SUITES.iter().map(|s| (*s).to_owned()).collect();
     }
-    if cfg!(debug_assertions) {
-        eprintln!("warning: debug build; run `cargo xtask bench` for release-mode figures");
-    }
-    let machine = machine();
-    eprintln!("machine: {machine}");
-    let started = std::time::SystemTime::now();
-    let run_start = Instant::now();
-    let mut rows = Vec::new();
-    let mut timings = Vec::new();
-    for s in &suites {
-        let t = Instant::now();
-        let suite_rows = run_suite(s, seconds);
-        let secs = t.elapsed().as_secs_f64();
-        eprintln!("suite {s}: {} rows in {secs:.0} s", suite_rows.len());
-        timings.push(serde_json::json!({"suite": s, "seconds": secs, "rows": suite_rows.len()}));
-        rows.extend(suite_rows.into_iter().map(|r| (s.clone(), r)));
-    }
-    let wall = run_start.elapsed().as_secs_f64();
+    Ok(Args { seconds, json_path, suites })
+}
+
+/// The table, then every row's checks and notes, on standard output.
+fn print_table(machine: &str, rows: &[(String, Row)], suites: &[String], wall: f64) {
     println!();
     println!("machine: {machine}");
     println!();
     println!("| figure | value | reference | reference value | ratio | target |");
     println!("|---|---:|---|---:|---:|---:|");
-    for (_, r) in &rows {
+    for (_, r) in rows {
         let target = r.target.map_or("—".to_owned(), |t| match &r.skipped {
             Some(_) => format!("≥ {t:.2}"),
             None => format!("≥ {t:.2} {}", if r.ratio >= t { "✓" } else { "✗" }),
@@ -320,6 +316,19 @@ fn main() {
     }
     println!();
     println!("suites: {} in {wall:.0} s", suites.join(", "));
+}
+
+/// What one run measured, for `bench.json`.
+struct Run<'a> {
+    machine: &'a str,
+    started: std::time::SystemTime,
+    seconds: f64,
+    timings: Vec<serde_json::Value>,
+    wall: f64,
+}
+
+/// The run as JSON at `path` (default `target/bench/bench.json`).
+fn write_json(path: Option<String>, run: Run<'_>, rows: &[(String, Row)]) {
     let json_rows: Vec<serde_json::Value> = rows
         .iter()
         .map(|(suite, r)| {
@@ -333,17 +342,17 @@ fn main() {
                 "notes": r.notes})
         })
         .collect();
-    let unix = started.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let unix = run.started.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let json = serde_json::json!({
-        "machine": machine,
+        "machine": run.machine,
         "started_unix": unix,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
-        "seconds": seconds,
-        "suites": timings,
-        "wall_seconds": wall,
+        "seconds": run.seconds,
+        "suites": run.timings,
+        "wall_seconds": run.wall,
         "rows": json_rows,
     });
-    let path = json_path.unwrap_or_else(|| "target/bench/bench.json".into());
+    let path = path.unwrap_or_else(|| "target/bench/bench.json".into());
     if let Some(dir) = std::path::Path::new(&path).parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -351,4 +360,37 @@ fn main() {
         Ok(()) => eprintln!("wrote {path}"),
         Err(e) => eprintln!("could not write {path}: {e}"),
     }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "soak") {
+        std::process::exit(soak::main(&args[1..]));
+    }
+    let Args { seconds, json_path, suites } = match parse_args(&args) {
+        Ok(a) => a,
+        Err(0) => return,
+        Err(code) => std::process::exit(code),
+    };
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; run `cargo xtask bench` for release-mode figures");
+    }
+    let machine = machine();
+    eprintln!("machine: {machine}");
+    let started = std::time::SystemTime::now();
+    let run_start = Instant::now();
+    let mut rows = Vec::new();
+    let mut timings = Vec::new();
+    for s in &suites {
+        let t = Instant::now();
+        let suite_rows = run_suite(s, seconds);
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!("suite {s}: {} rows in {secs:.0} s", suite_rows.len());
+        timings.push(serde_json::json!({"suite": s, "seconds": secs, "rows": suite_rows.len()}));
+        rows.extend(suite_rows.into_iter().map(|r| (s.clone(), r)));
+    }
+    let wall = run_start.elapsed().as_secs_f64();
+    print_table(&machine, &rows, &suites, wall);
+    let run = Run { machine: &machine, started, seconds, timings, wall };
+    write_json(json_path, run, &rows);
 }

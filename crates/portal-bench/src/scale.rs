@@ -14,27 +14,21 @@
 //! (the experiment that compares sled's old 1 GiB cache with the new default).
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::Row;
-use crate::federation::{
-    Portal, ProcSampler, add_member, check_national, cpu_snapshot, mib, no_incidents, proc_kib,
-    start_fake_members, wait_backfill,
-};
-use crate::node::Harness;
+use portal_tests::api::{add_member, no_incidents};
 
-/// When the suite started: progress lines carry the time since.
-static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+use crate::federation::{
+    ProcSampler, check_national, clock_ticks, cpu_snapshot, mib, proc_kib, start_fake_members,
+    wait_backfill,
+};
+use crate::harness::{Harness, Portal};
+use crate::{Progress, Row};
+
+static P: Progress = Progress::new("scale");
 
 macro_rules! say {
-    ($($arg:tt)*) => {
-        eprintln!(
-            "scale [{:5.0} s]: {}",
-            START.get_or_init(Instant::now).elapsed().as_secs_f64(),
-            format!($($arg)*)
-        )
-    };
+    ($($arg:tt)*) => { P.say(format!($($arg)*)) };
 }
 
 /// Members, and records in each: a million in all.
@@ -108,7 +102,7 @@ fn idle_rss(pid: u32) -> u64 {
 fn settle(pid: u32) -> (f64, bool) {
     let t0 = Instant::now();
     let pid_s = pid.to_string();
-    let hz = crate::federation::clock_ticks();
+    let hz = clock_ticks();
     let mut quiet = 0;
     let mut last = cpu_snapshot(&pid_s).total;
     while t0.elapsed() < SETTLE_TIMEOUT {
@@ -125,7 +119,7 @@ fn settle(pid: u32) -> (f64, bool) {
 }
 
 pub(crate) fn scale() -> Vec<Row> {
-    START.get_or_init(Instant::now);
+    P.start();
     let Harness { bin, rt, client } = match Harness::new(Duration::from_secs(60), None) {
         Ok(h) => h,
         Err(e) => return skipped(&e),
@@ -174,7 +168,7 @@ fn run(
     say!("ingesting {} records (central idle at {:.1} MiB)", MEMBERS * RECORDS, mib(idle_kib));
     let outcome = rt.block_on(async {
         for m in &members {
-            add_member(client, &central, &m.base, &m.public_key).await?;
+            add_member(client, central.operator(), &m.base, &m.public_key).await?;
         }
         wait_backfill(client, &central, t0, (MEMBERS, RECORDS), INGEST_TIMEOUT).await
     });
@@ -184,7 +178,7 @@ fn run(
     let after_kib = proc_kib(pid, "VmRSS").unwrap_or(0);
     let hwm_kib = proc_kib(pid, "VmHWM").unwrap_or(0);
     let anon_kib = proc_kib(pid, "RssAnon").unwrap_or(0);
-    rt.block_on(no_incidents(client, &central))?;
+    rt.block_on(no_incidents(client, &central.base))?;
     let check = rt.block_on(check_national(client, &central, &members))?;
     let data = central.data();
     let (store_bytes, search_bytes) =
@@ -204,69 +198,130 @@ fn run(
     let (settled_after, settled) = settle(pid);
     let restart_kib = idle_rss(pid);
     let restart_hwm = proc_kib(pid, "VmHWM").unwrap_or(0);
-    rt.block_on(no_incidents(client, &central))?;
+    rt.block_on(no_incidents(client, &central.base))?;
     say!(
         "restarted in {restarted:.1} s, idle {settled_after:.0} s later at {:.1} MiB (peak {:.1})",
         mib(restart_kib),
         mib(restart_hwm)
     );
     drop(central);
-    let served: u64 = members.iter().map(|m| m.bytes.load(Ordering::Relaxed)).sum();
-    let [mut after, mut peak, mut idle] = rows_named();
-    let cache_note = format!(
-        "[store] cache_mib = {cache_setting} ({}); [aggregator] page_size = 1000, other settings \
+    let served: u64 = members.iter().map(|m| m.server.body_bytes()).sum();
+    let ingest = Ingest {
+        cache_mib: cache_mib.is_some(),
+        cache_setting,
+        generated,
+        harness_kib,
+        secs,
+        served,
+        idle_kib,
+        after_kib,
+        hwm_kib,
+        anon_kib,
+        store_bytes,
+        search_bytes,
+        disk_mib,
+        check,
+        sampled_max_kib: sampled.max_rss_kib,
+        sampled_samples: sampled.samples,
+        restarted,
+        settled_after,
+        settled,
+        restart_kib,
+        restart_hwm,
+    };
+    Ok(ingest.rows())
+}
+
+/// `r`'s figures: `value_kib` beside `reference_kib`, in MiB, and their ratio.
+fn measured(r: &mut Row, value_kib: u64, reference_kib: u64) {
+    r.value = mib(value_kib);
+    r.reference = mib(reference_kib);
+    r.ratio = value_kib as f64 / reference_kib.max(1) as f64;
+}
+
+/// What the ingest and the restart measured.
+struct Ingest {
+    cache_mib: bool,
+    cache_setting: String,
+    generated: f64,
+    harness_kib: u64,
+    secs: f64,
+    served: u64,
+    idle_kib: u64,
+    after_kib: u64,
+    hwm_kib: u64,
+    anon_kib: u64,
+    store_bytes: u64,
+    search_bytes: u64,
+    disk_mib: f64,
+    check: String,
+    sampled_max_kib: u64,
+    sampled_samples: usize,
+    restarted: f64,
+    settled_after: f64,
+    settled: bool,
+    restart_kib: u64,
+    restart_hwm: u64,
+}
+
+impl Ingest {
+    /// The three rows: RSS after the ingest, its peak, and idle after a restart.
+    fn rows(&self) -> Vec<Row> {
+        let (cache_setting, generated, secs) = (&self.cache_setting, self.generated, self.secs);
+        let (disk_mib, restarted, settled_after) =
+            (self.disk_mib, self.restarted, self.settled_after);
+        let [mut after, mut peak, mut idle] = rows_named();
+        let cache_note = format!(
+            "[store] cache_mib = {cache_setting} ({}); [aggregator] page_size = 1000, other settings \
          default",
-        if cache_mib.is_some() { "set by PORTAL_BENCH_CACHE_MIB" } else { "the default" }
-    );
-    after.value = mib(after_kib);
-    after.reference = disk_mib;
-    after.ratio = after.value / disk_mib.max(f64::MIN_POSITIVE);
-    after.notes = vec![
-        "lower is better: the ratio is RSS ÷ bytes on disk".into(),
-        format!(
-            "{MEMBERS} fake members × {RECORDS} genuinely signed items (generated in \
+            if self.cache_mib { "set by PORTAL_BENCH_CACHE_MIB" } else { "the default" }
+        );
+        after.value = mib(self.after_kib);
+        after.reference = disk_mib;
+        after.ratio = after.value / disk_mib.max(f64::MIN_POSITIVE);
+        after.notes = vec![
+            "lower is better: the ratio is RSS ÷ bytes on disk".into(),
+            format!(
+                "{MEMBERS} fake members × {RECORDS} genuinely signed items (generated in \
              {generated:.1} s, served from the harness's memory: {:.0} MiB), ingested by one \
              fresh central in {secs:.1} s = {:.0} records/s, {:.0} MB served",
-            mib(harness_kib),
-            (MEMBERS * RECORDS) as f64 / secs,
-            served as f64 / 1e6
-        ),
-        cache_note.clone(),
-        format!(
-            "on disk after the ingest: {:.0} MiB in store/ (sled), {:.0} MiB in search/ \
+                mib(self.harness_kib),
+                (MEMBERS * RECORDS) as f64 / secs,
+                self.served as f64 / 1e6
+            ),
+            cache_note.clone(),
+            format!(
+                "on disk after the ingest: {:.0} MiB in store/ (sled), {:.0} MiB in search/ \
              (tantivy), {disk_mib:.0} MiB in all; RssAnon {:.1} MiB of the {:.1} MiB",
-            store_bytes as f64 / (1024.0 * 1024.0),
-            search_bytes as f64 / (1024.0 * 1024.0),
-            mib(anon_kib),
-            mib(after_kib)
-        ),
-        check,
-    ];
-    peak.value = mib(hwm_kib);
-    peak.reference = mib(idle_kib);
-    peak.ratio = hwm_kib as f64 / idle_kib.max(1) as f64;
-    peak.notes = vec![
-        "lower is better: the ratio is peak ÷ idle".into(),
-        format!(
-            "VmRSS sampled every 100 ms during the ingest peaked at {:.1} MiB ({} samples)",
-            mib(sampled.max_rss_kib),
-            sampled.samples
-        ),
-    ];
-    idle.value = mib(restart_kib);
-    idle.reference = mib(idle_kib);
-    idle.ratio = restart_kib as f64 / idle_kib.max(1) as f64;
-    idle.notes = vec![
-        "lower is better: the ratio is idle with a million records ÷ idle empty".into(),
-        format!(
-            "SIGTERM, then `portal serve` on the same data: listening again {restarted:.1} s \
+                self.store_bytes as f64 / (1024.0 * 1024.0),
+                self.search_bytes as f64 / (1024.0 * 1024.0),
+                mib(self.anon_kib),
+                mib(self.after_kib)
+            ),
+            self.check.clone(),
+        ];
+        measured(&mut peak, self.hwm_kib, self.idle_kib);
+        peak.notes = vec![
+            "lower is better: the ratio is peak ÷ idle".into(),
+            format!(
+                "VmRSS sampled every 100 ms during the ingest peaked at {:.1} MiB ({} samples)",
+                mib(self.sampled_max_kib),
+                self.sampled_samples
+            ),
+        ];
+        measured(&mut idle, self.restart_kib, self.idle_kib);
+        idle.notes = vec![
+            "lower is better: the ratio is idle with a million records ÷ idle empty".into(),
+            format!(
+                "SIGTERM, then `portal serve` on the same data: listening again {restarted:.1} s \
              later; {} after {settled_after:.0} s (the search index caught up from its commit \
              marks: nothing to re-index after a clean stop); its peak during that: {:.1} MiB (VmHWM); the largest of 10 samples over \
              the following second",
-            if settled { "under 5 % CPU for 3 s" } else { "STILL BUSY, measured anyway," },
-            mib(restart_hwm)
-        ),
-        cache_note,
-    ];
-    Ok(vec![after, peak, idle])
+                if self.settled { "under 5 % CPU for 3 s" } else { "STILL BUSY, measured anyway," },
+                mib(self.restart_hwm)
+            ),
+            cache_note,
+        ];
+        vec![after, peak, idle]
+    }
 }

@@ -11,20 +11,20 @@
 //!
 //! Traffic goes to 127.0.0.1 only; every process started here is stopped by its own PID.
 
-use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::{Signature, VerifyingKey};
-use portal_proto::envelope::{SignedRecord, signing_input};
-use portal_proto::record::RecordType;
+use ed25519_dalek::VerifyingKey;
+use portal_proto::envelope::SignedRecord;
 use serde_json::{Value, json};
 
-use crate::node::{build_portal, portal_init, spawn_serve};
-use crate::{Row, side_by_side};
+use portal_tests::harness::{InitArgs, Node, free_port, init};
+
+use crate::harness::build_portal;
+use crate::{Row, raw_inputs, raw_verify_all, side_by_side};
 
 /// Records in the node's log.
 const RECORDS: usize = 10_000;
@@ -72,15 +72,12 @@ fn run(seconds: f64) -> Result<Vec<Row>, String> {
         .map_err(|e| format!("temporary directory: {e}"))?;
     let data = dir.path().join("node");
     // The node's URL must be the one it serves from: a verifier checks the descriptor's origin.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("a free port: {e}"))?
-        .port();
+    let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let (token, key) = portal_init(&bin, &data, &["--id", "bo-y-te", "--name", "Bộ Y tế"], &url)?;
-    let mut command = Command::new(&bin);
-    command.arg("serve").arg("--data").arg(&data).args(["--listen", &format!("127.0.0.1:{port}")]);
-    let (proc, base) = spawn_serve(command, "portal serve")?;
+    let moh = init(&bin, &data, &InitArgs::new("bo-y-te", "Bộ Y tế", &url))?;
+    let (token, key) = (moh.token.clone(), moh.key.clone());
+    let node = Node::spawn(&bin, &data, &["--listen", &format!("127.0.0.1:{port}")])?;
+    let base = node.base.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -97,15 +94,8 @@ fn run(seconds: f64) -> Result<Vec<Row>, String> {
 
     // Reference: raw verify_strict of exactly the signatures portal verify checks.
     let vk = VerifyingKey::from_bytes(key.as_bytes()).map_err(|e| format!("key: {e}"))?;
-    let raw: Vec<(Vec<u8>, Signature)> = log
-        .iter()
-        .map(|s| (signing_input(RecordType::Item, s.bytes()), Signature::from_bytes(s.sig())))
-        .collect();
-    let raw_verify = || {
-        for (msg, sig) in &raw {
-            assert!(vk.verify_strict(black_box(msg), sig).is_ok());
-        }
-    };
+    let raw = raw_inputs(&log);
+    let raw_verify = || raw_verify_all(&vk, &raw);
     let trust = format!("bo-y-te={}", key.to_base64());
     let portal_verify = |target: &str, extra: &[&str], expect: usize| {
         let out = Command::new(&bin)
@@ -155,7 +145,7 @@ fn run(seconds: f64) -> Result<Vec<Row>, String> {
 
     say("portal verify --all <node>/feeds/atom beside feedparser");
     rows.push(feed_row(&rt, &base, budget, |target| portal_verify(target, &["--all"], RECORDS)));
-    drop(proc);
+    drop(node);
     Ok(rows)
 }
 
@@ -204,29 +194,7 @@ async fn fill(base: &str, token: &str) -> Result<(), String> {
 /// Every entry of the node's log, as served.
 async fn whole_log(base: &str) -> Result<Vec<SignedRecord>, String> {
     let http = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    loop {
-        let url = format!("{base}/api/v1/log?after={}&limit=1000", out.len());
-        let page: Value = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        let entries = page["entries"].as_array().cloned().unwrap_or_default();
-        if entries.is_empty() {
-            return Ok(out);
-        }
-        for e in entries {
-            let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
-            out.push(
-                SignedRecord::from_base64(&s("record"), &s("kid"), &s("sig"))
-                    .map_err(|r| format!("log entry: {r}"))?,
-            );
-        }
-    }
+    portal_tests::api::log_records(&http, base).await
 }
 
 /// Python 3 with feedparser, installed with pip if missing.

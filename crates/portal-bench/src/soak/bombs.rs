@@ -11,14 +11,17 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::http::{Handler, Reply, Server};
-use super::{Section, member_sizes};
-use crate::federation::{
-    FakeMember, Portal, add_member, fake_member, get_json, percentile, publish, unix_now,
-};
+use portal_tests::api::{add_member, get_json, member_sizes};
+use portal_tests::fake::{Connections, FakeServer, Reply};
+use serde_json::Value;
+
+use super::Section;
+use crate::federation::{FakeMember, fake_member, unix_now};
+use crate::harness::{Portal, percentile, publish};
 
 const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -81,27 +84,19 @@ fn attacks() -> Vec<Attack> {
         Attack {
             name: "gzip bomb (256 MiB inflated from a small body)",
             expect: "too-large",
-            reply: Arc::new(move || Reply::Full {
-                status: 200,
-                headers: vec![
-                    ("content-type".into(), "application/json".into()),
-                    ("content-encoding".into(), "gzip".into()),
-                ],
-                body: bomb.as_ref().clone(),
+            reply: Arc::new(move || {
+                Reply::json(bomb.as_ref().clone()).header("content-encoding", "gzip")
             }),
         },
         Attack {
             name: "endless body (no length, never ends)",
             expect: "too-large",
-            reply: Arc::new(|| Reply::Endless {
-                content_type: "application/json",
-                chunk: vec![b' '; 64 * 1024],
-            }),
+            reply: Arc::new(|| Reply::endless("application/json", vec![b' '; 64 * 1024])),
         },
         Attack {
             name: "drip-fed body (1 byte a second)",
             expect: "unreachable",
-            reply: Arc::new(|| Reply::Drip { len: 100_000, every: Duration::from_secs(1) }),
+            reply: Arc::new(|| Reply::drip(vec![b' '; 100_000], Duration::from_secs(1))),
         },
     ]
 }
@@ -131,32 +126,15 @@ fn decoder_bombs(section: &mut Section) {
 }
 
 /// A fake member answering its log endpoint with `attack`.
-async fn hostile(k: usize, attack: &Attack) -> Result<(Arc<FakeMember>, Server), String> {
+async fn hostile(k: usize, attack: &Attack) -> Result<(Arc<FakeMember>, FakeServer), String> {
     // The port is known only once bound, and the descriptor names it: bind, then sign.
-    let cell: Arc<Mutex<Option<Arc<FakeMember>>>> = Arc::new(Mutex::new(None));
-    let reply = Arc::clone(&attack.reply);
-    let member_cell = Arc::clone(&cell);
-    let handler: Handler = Arc::new(move |method, target| {
-        let member = member_cell.lock().ok().and_then(|m| m.clone());
-        match member {
-            Some(_) if target.starts_with("/api/v1/log") => reply(),
-            Some(m) => {
-                let (status, content_type, body) = m.respond(method, target);
-                Reply::Full {
-                    status,
-                    headers: vec![("content-type".into(), content_type.into())],
-                    body,
-                }
-            }
-            None => Reply::status(503),
-        }
-    });
-    let server = Server::start(handler).await?;
-    let (member, _) = fake_member(k, server.port, unix_now(), 10, false)?;
+    let server = FakeServer::try_start(Connections::KeepAlive).await?;
+    let (member, _) = fake_member(k, server.port(), unix_now(), 10, false)?;
     let member = Arc::new(member);
-    if let Ok(mut c) = cell.lock() {
-        *c = Some(Arc::clone(&member));
-    }
+    let (m, reply) = (Arc::clone(&member), Arc::clone(&attack.reply));
+    server.fallback(move |r| {
+        Some(if r.path.starts_with("/api/v1/log") { reply() } else { m.respond(r) })
+    });
     Ok((member, server))
 }
 
@@ -176,109 +154,111 @@ struct Lags {
     publishes: Vec<(String, u64, Instant, Option<Instant>)>,
 }
 
-async fn against_central(
-    bin: &Path,
-    client: &reqwest::Client,
-    section: &mut Section,
-) -> Result<(), String> {
-    let central = Portal::start(
-        bin,
-        "chinh-phu",
-        "Chính phủ",
-        &[
-            ("allow_private_members", "true"),
-            ("poll_seconds", "1"),
-            ("max_backoff_seconds", "2"),
-            ("connect_timeout_seconds", "2"),
-            ("read_timeout_seconds", "2"),
-            ("request_timeout_seconds", "4"),
-            ("unreachable_after_seconds", "3"),
-        ],
-    )?;
-    let mut healthy = Vec::new();
-    for id in ["bo-y-te", "bo-tai-chinh"] {
-        let m = Portal::start(bin, id, id, &[("allow_private_callbacks", "true")])?;
-        add_member(client, &central, &m.base, &m.public_key).await?;
-        healthy.push(m);
-    }
-    let ids: Vec<String> = ["bo-y-te", "bo-tai-chinh"].map(String::from).to_vec();
-    let lags = Arc::new(Mutex::new(Lags::default()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // The watcher: when did the central store each publish?
-    let watcher = {
-        let (lags, stop, client) = (Arc::clone(&lags), Arc::clone(&stop), client.clone());
-        let base = central.base.clone();
-        tokio::spawn(async move {
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                if let Ok(sizes) = member_sizes(&client, &base).await {
-                    let now = Instant::now();
-                    if let Ok(mut l) = lags.lock() {
-                        for p in l.publishes.iter_mut().filter(|p| p.3.is_none()) {
-                            if sizes.get(&p.0).is_some_and(|s| *s > p.1) {
-                                p.3 = Some(now);
-                            }
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
-    let publish_for = |period: Duration, first: usize| {
-        let (lags, client) = (Arc::clone(&lags), client.clone());
-        let members: Vec<(String, &Portal)> = ids.iter().cloned().zip(healthy.iter()).collect();
-        async move {
-            let end = Instant::now() + period;
-            let mut k = first;
-            let mut errors = Vec::new();
-            while Instant::now() < end {
-                for (id, m) in &members {
-                    let t0 = Instant::now();
-                    match publish(&client, m, k).await {
-                        Ok((_, _, index)) => {
-                            if let Ok(mut l) = lags.lock() {
-                                l.publishes.push((id.clone(), index, t0, None));
-                            }
-                        }
-                        Err(e) => errors.push(e),
-                    }
-                    k += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            (k, errors)
-        }
-    };
-    let (k, mut errors) = publish_for(Duration::from_secs(15), 0).await;
-    let baseline_count = lags.lock().map(|l| l.publishes.len()).unwrap_or(0);
-    // The attack.
-    let attacks = attacks();
-    let mut hostiles = Vec::new();
-    for (n, a) in attacks.iter().enumerate() {
-        let (m, server) = hostile(n, a).await?;
-        add_member(client, &central, &m.base, &m.public_key).await?;
-        hostiles.push((m, server));
-    }
-    let attack_started = Instant::now();
-    let (_, more) = publish_for(Duration::from_secs(30), k).await;
-    errors.extend(more);
-    // Let the last publishes land before judging.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = watcher.await;
-    let attack_secs = attack_started.elapsed().as_secs_f64();
+/// The central under attack (short timeouts, polling every second) and two healthy
+/// ministries it follows.
+struct Scene {
+    central: Portal,
+    healthy: Vec<Portal>,
+    ids: Vec<String>,
+}
 
-    let incidents = get_json(client, &format!("{}/api/v1/incidents?limit=1000", central.base))
-        .await?["incidents"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+impl Scene {
+    async fn start(bin: &Path, client: &reqwest::Client) -> Result<Scene, String> {
+        let central = Portal::start(
+            bin,
+            "chinh-phu",
+            "Chính phủ",
+            &[
+                ("allow_private_members", "true"),
+                ("poll_seconds", "1"),
+                ("max_backoff_seconds", "2"),
+                ("connect_timeout_seconds", "2"),
+                ("read_timeout_seconds", "2"),
+                ("request_timeout_seconds", "4"),
+                ("unreachable_after_seconds", "3"),
+            ],
+        )?;
+        let mut healthy = Vec::new();
+        for id in ["bo-y-te", "bo-tai-chinh"] {
+            let m = Portal::start(bin, id, id, &[("allow_private_callbacks", "true")])?;
+            add_member(client, central.operator(), &m.base, &m.public_key).await?;
+            healthy.push(m);
+        }
+        let ids: Vec<String> = ["bo-y-te", "bo-tai-chinh"].map(String::from).to_vec();
+        Ok(Scene { central, healthy, ids })
+    }
+}
+
+/// The watcher: when did the central store each publish?
+fn watch(
+    client: &reqwest::Client,
+    central: &str,
+    lags: &Arc<Mutex<Lags>>,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (lags, stop, client) = (Arc::clone(lags), Arc::clone(stop), client.clone());
+    let base = central.to_owned();
+    tokio::spawn(async move {
+        while !stop.load(Ordering::SeqCst) {
+            if let Ok(sizes) = member_sizes(&client, &base).await {
+                let now = Instant::now();
+                if let Ok(mut l) = lags.lock() {
+                    for p in l.publishes.iter_mut().filter(|p| p.3.is_none()) {
+                        if sizes.get(&p.0).is_some_and(|s| *s > p.1) {
+                            p.3 = Some(now);
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+/// The healthy ministries publish in turn every 300 ms for `period`, from draft `first`; the
+/// next draft number and the errors.
+async fn publish_for(
+    client: &reqwest::Client,
+    scene: &Scene,
+    lags: &Mutex<Lags>,
+    period: Duration,
+    first: usize,
+) -> (usize, Vec<String>) {
+    let end = Instant::now() + period;
+    let mut k = first;
+    let mut errors = Vec::new();
+    while Instant::now() < end {
+        for (id, m) in scene.ids.iter().zip(&scene.healthy) {
+            let t0 = Instant::now();
+            match publish(client, m, k).await {
+                Ok((_, _, index)) => {
+                    if let Ok(mut l) = lags.lock() {
+                        l.publishes.push((id.clone(), index, t0, None));
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+            k += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    (k, errors)
+}
+
+/// Each attack ended in an incident of its code; the healthy members got none.
+fn judge_incidents(
+    section: &mut Section,
+    incidents: &[Value],
+    hostiles: &[(Arc<FakeMember>, FakeServer)],
+    attacks: &[Attack],
+    ids: &[String],
+) {
     let mut by_member: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for i in &incidents {
+    for i in incidents {
         let member = i["member"].as_str().unwrap_or_default().to_owned();
         by_member.entry(member).or_default().push(i["code"].as_str().unwrap_or("?").to_owned());
     }
-    for ((m, _), a) in hostiles.iter().zip(&attacks) {
+    for ((m, _), a) in hostiles.iter().zip(attacks) {
         let got = by_member.get(m.id_str()).cloned().unwrap_or_default();
         if got.iter().any(|c| c == a.expect) {
             section.note(format!("{}: incident {} ({got:?})", a.name, a.expect));
@@ -287,12 +267,22 @@ async fn against_central(
             section.fail(format!("{}: expected an incident {}, got {got:?}", a.name, a.expect));
         }
     }
-    for id in &ids {
+    for id in ids {
         if let Some(codes) = by_member.get(id) {
             section.fail(format!("the healthy member {id} got incidents {codes:?}"));
         }
     }
-    let l = lags.lock().map_err(|_| "poisoned")?;
+}
+
+/// The healthy members' lag (publish → stored by the central) before and during the attack:
+/// every publish stored, none much later than before.
+fn judge_lags(
+    section: &mut Section,
+    l: &Lags,
+    baseline_count: usize,
+    attack_secs: f64,
+    errors: &[String],
+) {
     let ms = |range: std::ops::Range<usize>| -> (Vec<f64>, usize) {
         let mut out = Vec::new();
         let mut missing = 0;
@@ -341,10 +331,45 @@ async fn against_central(
     if !errors.is_empty() {
         section.fail(format!("{} publishes failed: {:?}", errors.len(), errors.first()));
     }
+}
+
+async fn against_central(
+    bin: &Path,
+    client: &reqwest::Client,
+    section: &mut Section,
+) -> Result<(), String> {
+    let scene = Scene::start(bin, client).await?;
+    let lags = Arc::new(Mutex::new(Lags::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch(client, &scene.central.base, &lags, &stop);
+    let (k, mut errors) = publish_for(client, &scene, &lags, Duration::from_secs(15), 0).await;
+    let baseline_count = lags.lock().map(|l| l.publishes.len()).unwrap_or(0);
+    // The attack.
+    let attacks = attacks();
+    let mut hostiles = Vec::new();
+    for (n, a) in attacks.iter().enumerate() {
+        let (m, server) = hostile(n, a).await?;
+        add_member(client, scene.central.operator(), &m.base, &m.public_key).await?;
+        hostiles.push((m, server));
+    }
+    let attack_started = Instant::now();
+    let (_, more) = publish_for(client, &scene, &lags, Duration::from_secs(30), k).await;
+    errors.extend(more);
+    // Let the last publishes land before judging.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::SeqCst);
+    let _ = watcher.await;
+    let attack_secs = attack_started.elapsed().as_secs_f64();
+
+    let url = format!("{}/api/v1/incidents?limit=1000", scene.central.base);
+    let incidents =
+        get_json(client, &url).await?["incidents"].as_array().cloned().unwrap_or_default();
+    judge_incidents(section, &incidents, &hostiles, &attacks, &scene.ids);
+    let l = lags.lock().map_err(|_| "poisoned")?;
+    judge_lags(section, &l, baseline_count, attack_secs, &errors);
     drop(l);
-    let requests: u64 =
-        hostiles.iter().map(|(_, s)| s.accepted.load(std::sync::atomic::Ordering::SeqCst)).sum();
+    let requests: u64 = hostiles.iter().map(|(_, s)| s.accepted()).sum();
     section.count("connections to the hostile members", requests);
-    drop(central);
+    drop(scene);
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use portal_client::{Client, FetchPolicy, Fetcher, Url};
 
 use super::Section;
-use super::http::{Handler, Reply, Server};
+use portal_tests::fake::{Connections, FakeServer, Reply};
 
 /// The corpus directories, relative to the workspace root.
 const DIRS: [&str; 2] = ["testdata/feedvalidator", "testdata/feedparser-illformed"];
@@ -54,23 +54,25 @@ pub(crate) async fn corpus(root: &Path) -> Section {
     let bodies: Arc<Vec<Vec<u8>>> =
         Arc::new(paths.iter().map(|p| std::fs::read(p).unwrap_or_default()).collect());
     let served = Arc::clone(&bodies);
-    let handler: Handler = Arc::new(move |_, target| {
-        let n: Option<usize> = target
-            .strip_prefix("/f/")
-            .and_then(|rest| rest.split(['/', '?']).next())
-            .and_then(|n| n.parse().ok());
-        match n.and_then(|n| served.get(n)) {
-            Some(body) => Reply::ok("application/json", body.clone()),
-            None => Reply::status(404),
-        }
-    });
-    let server = match Server::start(handler).await {
+    let server = match FakeServer::try_start(Connections::KeepAlive).await {
         Ok(s) => s,
         Err(e) => {
             section.fail(format!("corpus server: {e}"));
             return section;
         }
     };
+    server.forget_requests();
+    server.fallback(move |r| {
+        let n: Option<usize> = r
+            .path
+            .strip_prefix("/f/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|n| n.parse().ok());
+        Some(match n.and_then(|n| served.get(n)) {
+            Some(body) => Reply::ok("application/json", body.clone()),
+            None => Reply::status(404),
+        })
+    });
     let policy = FetchPolicy { allow_private: true, ..FetchPolicy::default() };
     let client = match Fetcher::new(policy) {
         Ok(f) => Client::new(f),

@@ -24,9 +24,11 @@ use portal_proto::record::{KeyGrant, Record};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use portal_tests::api::{add_member, get_json, member_sizes, open_national_entry};
+
 use super::proxy::{Mode, Proxy};
-use super::{Rng, Section, member_sizes};
-use crate::federation::{Portal, add_member, get_json, percentile};
+use super::{Rng, Section};
+use crate::harness::{Portal, percentile};
 
 const MINISTRIES: [&str; 3] = ["bo-y-te", "bo-tai-chinh", "bo-giao-duc"];
 const CENTRAL: &str = "chinh-phu";
@@ -109,92 +111,125 @@ async fn restart(p: &Arc<Mutex<Portal>>) -> Result<(), String> {
         .map_err(|e| format!("restart task: {e}"))?
 }
 
-async fn run(
-    bin: &Path,
-    client: &reqwest::Client,
-    seconds: f64,
-    seed: u64,
-    section: &mut Section,
-) -> Result<(), String> {
-    let mut rng = Rng::new(seed);
-    // Ministries: their public URL is their proxy; they listen elsewhere.
-    let mut proxies = Vec::new();
-    let mut ministries = Vec::new();
-    for id in MINISTRIES {
-        let listener = bind().await?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let url = format!("http://127.0.0.1:{port}");
-        let bin = bin.to_owned();
-        let m = tokio::task::spawn_blocking(move || {
-            Portal::start_behind(&bin, id, id, &[("allow_private_callbacks", "true")], &url)
+/// The soak's federation: three ministries behind their proxies (their public URL), the
+/// central following them through the proxies, a proxy before the central for the verifier,
+/// and the trust a third party holds.
+struct Soak {
+    proxies: Vec<Arc<Proxy>>,
+    ministries: Vec<Arc<Mutex<Portal>>>,
+    /// Where each ministry listens (its editors publish there, around the proxy).
+    ministry_bases: Vec<String>,
+    tokens: Vec<String>,
+    central: Arc<Mutex<Portal>>,
+    central_base: String,
+    verifier_proxy: Arc<Proxy>,
+    trust: Arc<TrustStore>,
+    central_trust: Arc<TrustStore>,
+}
+
+impl Soak {
+    async fn start(bin: &Path, client: &reqwest::Client) -> Result<Soak, String> {
+        // Ministries: their public URL is their proxy; they listen elsewhere.
+        let mut proxies = Vec::new();
+        let mut ministries = Vec::new();
+        for id in MINISTRIES {
+            let listener = bind().await?;
+            let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+            let url = format!("http://127.0.0.1:{port}");
+            let bin = bin.to_owned();
+            let m = tokio::task::spawn_blocking(move || {
+                Portal::start_behind(&bin, id, id, &[("allow_private_callbacks", "true")], &url)
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            proxies.push(Proxy::start(listener, addr(&m.base)?)?);
+            ministries.push(Arc::new(Mutex::new(m)));
+        }
+        let bin2 = bin.to_owned();
+        let central = tokio::task::spawn_blocking(move || {
+            Portal::start(
+                &bin2,
+                CENTRAL,
+                "Chính phủ",
+                &[
+                    ("allow_private_members", "true"),
+                    ("poll_seconds", "2"),
+                    ("max_backoff_seconds", "4"),
+                    ("connect_timeout_seconds", "2"),
+                    ("read_timeout_seconds", "3"),
+                    ("request_timeout_seconds", "6"),
+                ],
+            )
         })
         .await
         .map_err(|e| e.to_string())??;
-        proxies.push(Proxy::start(listener, addr(&m.base)?)?);
-        ministries.push(Arc::new(Mutex::new(m)));
+        let central_base = central.base.clone();
+        let central_key = central.public_key.clone();
+        let verifier_proxy = Proxy::start(bind().await?, addr(&central_base)?)?;
+        let mut trust = TrustStore::new();
+        let mut ministry_bases = Vec::new();
+        for (i, m) in ministries.iter().enumerate() {
+            let (key, base) = {
+                let m = m.lock().map_err(|_| "poisoned")?;
+                (m.public_key.clone(), m.base.clone())
+            };
+            let proxy_url = format!("http://127.0.0.1:{}", proxies[i].port);
+            add_member(client, central.operator(), &proxy_url, &key).await?;
+            let id = NodeId::new(MINISTRIES[i]).map_err(|e| e.to_string())?;
+            trust.add(id, KeyGrant::pinned(key));
+            ministry_bases.push(base);
+        }
+        let mut central_trust = TrustStore::new();
+        central_trust
+            .add(NodeId::new(CENTRAL).map_err(|e| e.to_string())?, KeyGrant::pinned(central_key));
+        let tokens: Vec<String> = ministries
+            .iter()
+            .map(|m| m.lock().map(|m| m.token.clone()).unwrap_or_default())
+            .collect();
+        let central = Arc::new(Mutex::new(central));
+        let trust = Arc::new(trust);
+        let central_trust = Arc::new(central_trust);
+        Ok(Soak {
+            proxies,
+            ministries,
+            ministry_bases,
+            tokens,
+            central,
+            central_base,
+            verifier_proxy,
+            trust,
+            central_trust,
+        })
     }
-    let bin2 = bin.to_owned();
-    let central = tokio::task::spawn_blocking(move || {
-        Portal::start(
-            &bin2,
-            CENTRAL,
-            "Chính phủ",
-            &[
-                ("allow_private_members", "true"),
-                ("poll_seconds", "2"),
-                ("max_backoff_seconds", "4"),
-                ("connect_timeout_seconds", "2"),
-                ("read_timeout_seconds", "3"),
-                ("request_timeout_seconds", "6"),
-            ],
-        )
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    let central_base = central.base.clone();
-    let central_key = central.public_key.clone();
-    let verifier_proxy = Proxy::start(bind().await?, addr(&central_base)?)?;
-    let mut trust = TrustStore::new();
-    let mut ministry_bases = Vec::new();
-    for (i, m) in ministries.iter().enumerate() {
-        let (key, base) = {
-            let m = m.lock().map_err(|_| "poisoned")?;
-            (m.public_key.clone(), m.base.clone())
-        };
-        let proxy_url = format!("http://127.0.0.1:{}", proxies[i].port);
-        add_member(client, &central, &proxy_url, &key).await?;
-        let id = NodeId::new(MINISTRIES[i]).map_err(|e| e.to_string())?;
-        trust.add(id, KeyGrant::pinned(key));
-        ministry_bases.push(base);
-    }
-    let mut central_trust = TrustStore::new();
-    central_trust
-        .add(NodeId::new(CENTRAL).map_err(|e| e.to_string())?, KeyGrant::pinned(central_key));
-    let tokens: Vec<String> =
-        ministries.iter().map(|m| m.lock().map(|m| m.token.clone()).unwrap_or_default()).collect();
-    let central = Arc::new(Mutex::new(central));
-    let trust = Arc::new(trust);
-    let central_trust = Arc::new(central_trust);
 
-    let history = Arc::new(Mutex::new(History::default()));
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let counters = Arc::new(Counters {
-        kills: Default::default(),
-        restart_failures: AtomicU64::new(0),
-        faults: Mutex::new(BTreeMap::new()),
-        staleness_ms: Mutex::new(Vec::new()),
-        interrupted: AtomicU64::new(0),
-    });
-    let stop = Arc::new(AtomicBool::new(false));
-    // Bumped on every fault or kill: a staleness measurement spanning one is interrupted.
-    let disturbances = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
+    /// Every proxy, the verifier's last.
+    fn all_proxies(&self) -> Vec<Arc<Proxy>> {
+        self.proxies
+            .iter()
+            .cloned()
+            .chain(std::iter::once(Arc::clone(&self.verifier_proxy)))
+            .collect()
+    }
+
+    /// The verifier's way to the central: its proxy.
+    fn verifier_base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.verifier_proxy.port)
+    }
+}
+
+/// Editors: one per ministry, straight to the node (not through the proxy), recording every
+/// outcome in the history, until `stop`.
+fn spawn_editors(
+    soak: &Soak,
+    client: &reqwest::Client,
+    history: &Arc<Mutex<History>>,
+    stop: &Arc<AtomicBool>,
+    seed: u64,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
-
-    // Editors: one per ministry, straight to the node (not through the proxy).
-    for (i, base) in ministry_bases.iter().enumerate() {
-        let (client, history, stop) = (client.clone(), Arc::clone(&history), Arc::clone(&stop));
-        let (base, token) = (base.clone(), tokens[i].clone());
+    for (i, base) in soak.ministry_bases.iter().enumerate() {
+        let (client, history, stop) = (client.clone(), Arc::clone(history), Arc::clone(stop));
+        let (base, token) = (base.clone(), soak.tokens[i].clone());
         let mut rng = Rng::new(seed ^ (0x1000 + i as u64));
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
@@ -240,46 +275,60 @@ async fn run(
             }
         }));
     }
+    tasks
+}
 
-    // The verifier: follows the national log through its proxy, verifying every entry.
-    {
-        let (client, seen, stop) = (client.clone(), Arc::clone(&seen), Arc::clone(&stop));
-        let (trust, central_trust) = (Arc::clone(&trust), Arc::clone(&central_trust));
-        let base = format!("http://127.0.0.1:{}", verifier_proxy.port);
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                let after = seen.lock().map(|s| s.receipts.len() as u64).unwrap_or(0);
-                let url = format!("{base}/api/v1/national/log?after={after}&limit=1000");
-                match get_json(&client, &url).await {
-                    Ok(v) => {
-                        let checked = check_page(&v, after, &trust, &central_trust);
-                        if let Ok(mut s) = seen.lock() {
-                            s.reads += 1;
-                            match checked {
-                                Ok(entries) => {
-                                    for (ix, digest, _) in entries {
-                                        s.receipts.insert(ix, digest);
-                                    }
+/// The verifier: follows the national log through its proxy, verifying every entry, until
+/// `stop`.
+fn spawn_verifier(
+    soak: &Soak,
+    client: &reqwest::Client,
+    seen: &Arc<Mutex<Seen>>,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (client, seen, stop) = (client.clone(), Arc::clone(seen), Arc::clone(stop));
+    let (trust, central_trust) = (Arc::clone(&soak.trust), Arc::clone(&soak.central_trust));
+    let base = soak.verifier_base();
+    tokio::spawn(async move {
+        while !stop.load(Ordering::SeqCst) {
+            let after = seen.lock().map(|s| s.receipts.len() as u64).unwrap_or(0);
+            let url = format!("{base}/api/v1/national/log?after={after}&limit=1000");
+            match get_json(&client, &url).await {
+                Ok(v) => {
+                    let checked = check_page(&v, after, &trust, &central_trust);
+                    if let Ok(mut s) = seen.lock() {
+                        s.reads += 1;
+                        match checked {
+                            Ok(entries) => {
+                                for (ix, digest, _) in entries {
+                                    s.receipts.insert(ix, digest);
                                 }
-                                Err(e) => s.failures.push(e),
                             }
-                        }
-                    }
-                    Err(_) => {
-                        if let Ok(mut s) = seen.lock() {
-                            s.errors += 1;
+                            Err(e) => s.failures.push(e),
                         }
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(700)).await;
+                Err(_) => {
+                    if let Ok(mut s) = seen.lock() {
+                        s.errors += 1;
+                    }
+                }
             }
-        }));
-    }
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+    })
+}
 
-    // The schedule: faults on the proxies, kills of the processes, until the time is up.
-    let end = started + Duration::from_secs_f64(seconds);
-    let all_proxies: Vec<Arc<Proxy>> =
-        proxies.iter().cloned().chain(std::iter::once(Arc::clone(&verifier_proxy))).collect();
+/// The schedule: faults on the proxies, kills of the processes, until `end`.
+async fn schedule(
+    soak: &Soak,
+    client: &reqwest::Client,
+    counters: &Arc<Counters>,
+    disturbances: &Arc<AtomicU64>,
+    rng: &mut Rng,
+    end: Instant,
+) {
+    let all_proxies = soak.all_proxies();
     let mut next_kill = Instant::now() + rng.millis(10_000, 25_000);
     while Instant::now() < end {
         tokio::time::sleep(rng.millis(1_000, 4_000)).await;
@@ -300,22 +349,25 @@ async fn run(
         } else if previous != Mode::Pass && p < MINISTRIES.len() {
             tokio::spawn(staleness(
                 client.clone(),
-                ministry_bases[p].clone(),
-                central_base.clone(),
+                soak.ministry_bases[p].clone(),
+                soak.central_base.clone(),
                 MINISTRIES[p],
-                Arc::clone(&counters),
-                Arc::clone(&disturbances),
+                Arc::clone(counters),
+                Arc::clone(disturbances),
             ));
         }
         if Instant::now() >= next_kill {
             next_kill = Instant::now() + rng.millis(15_000, 30_000);
             let target = rng.below(4) as usize;
             disturbances.fetch_add(1, Ordering::SeqCst);
-            let victim =
-                if target < 3 { Arc::clone(&ministries[target]) } else { Arc::clone(&central) };
+            let victim = if target < 3 {
+                Arc::clone(&soak.ministries[target])
+            } else {
+                Arc::clone(&soak.central)
+            };
             counters.kills[target].fetch_add(1, Ordering::SeqCst);
             let down_for = rng.millis(500, 3_000);
-            let counters = Arc::clone(&counters);
+            let counters = Arc::clone(counters);
             tokio::spawn(async move {
                 if let Ok(mut v) = victim.lock() {
                     v.kill9();
@@ -327,41 +379,54 @@ async fn run(
             });
         }
     }
+}
 
-    // Heal: every proxy passes, every process runs.
-    for p in &all_proxies {
+/// Heal: every proxy passes; kills in flight restart within 3 s, then `stop` the editors and
+/// the verifier, and restart anything still down.
+async fn heal(
+    soak: &Soak,
+    stop: &AtomicBool,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+) -> Result<(), String> {
+    for p in &soak.all_proxies() {
         p.set(Mode::Pass);
     }
-    // Kills in flight restart within 3 s; then anything still down is restarted.
     tokio::time::sleep(Duration::from_secs(4)).await;
     stop.store(true, Ordering::SeqCst);
     for t in tasks {
         let _ = t.await;
     }
-    for p in ministries.iter().chain(std::iter::once(&central)) {
+    for p in soak.ministries.iter().chain(std::iter::once(&soak.central)) {
         let down = p.lock().map(|mut p| p.exited()).unwrap_or(false);
         if down {
             restart(p).await?;
         }
     }
-    let healed = Instant::now();
-    section.note(format!("soaked for {:.0} s", healed.duration_since(started).as_secs_f64()));
+    Ok(())
+}
 
-    // Convergence: the central holds every ministry's whole log.
+/// Convergence: the central holds every ministry's whole log. Each ministry's size, and the
+/// milliseconds it took after `healed`.
+async fn converge(
+    soak: &Soak,
+    client: &reqwest::Client,
+    healed: Instant,
+) -> Result<(BTreeMap<String, u64>, f64), String> {
+    let central_base = &soak.central_base;
     let mut sizes = BTreeMap::new();
-    for (i, base) in ministry_bases.iter().enumerate() {
+    for (i, base) in soak.ministry_bases.iter().enumerate() {
         let v = get_json(client, &format!("{base}/api/v1/log?after=0&limit=1")).await?;
         sizes.insert(MINISTRIES[i].to_owned(), v["size"].as_u64().ok_or("log page without size")?);
     }
     loop {
-        let caught_up = member_sizes(client, &central_base)
+        let caught_up = member_sizes(client, central_base)
             .await
             .is_ok_and(|have| sizes.iter().all(|(id, n)| have.get(id).is_some_and(|h| h >= n)));
         if caught_up {
             break;
         }
         if healed.elapsed() > CONVERGE_TIMEOUT {
-            let have = member_sizes(client, &central_base).await;
+            let have = member_sizes(client, central_base).await;
             return Err(format!(
                 "the central did not converge within {} s of the final heal: ministries {sizes:?}, \
                  central {have:?}",
@@ -371,13 +436,17 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let converge_ms = healed.elapsed().as_secs_f64() * 1000.0;
+    Ok((sizes, converge_ms))
+}
 
-    // The verifier finishes reading, through its (healed) proxy.
-    let vbase = format!("http://127.0.0.1:{}", verifier_proxy.port);
-    let national = read_all(client, &vbase, &trust, &central_trust).await?;
-
-    check(section, &history, &seen, &national, &sizes)?;
-
+/// The counts of what happened: publishes, kills, faults, connections, reads, staleness.
+fn report(
+    section: &mut Section,
+    soak: &Soak,
+    history: &Mutex<History>,
+    seen: &Mutex<Seen>,
+    counters: &Counters,
+) -> Result<(), String> {
     let (acked, uncertain, refused) = history
         .lock()
         .map(|h| (h.acked.len() as u64, h.uncertain.len() as u64, h.refused))
@@ -398,6 +467,7 @@ async fn run(
             section.count(&format!("proxy set to {mode}"), *n);
         }
     }
+    let all_proxies = soak.all_proxies();
     let conns: u64 = all_proxies.iter().map(|p| p.connections.load(Ordering::Relaxed)).sum();
     let cut: u64 = all_proxies.iter().map(|p| p.cut.load(Ordering::Relaxed)).sum();
     section.count("connections through the proxies", conns);
@@ -420,7 +490,15 @@ async fn run(
             stale.len()
         ));
     }
-    section.note(format!("final heal → converged: {converge_ms:.0} ms"));
+    Ok(())
+}
+
+/// The central's incidents by code: only `unreachable` is expected from network faults.
+async fn check_incidents(
+    section: &mut Section,
+    client: &reqwest::Client,
+    central_base: &str,
+) -> Result<(), String> {
     let incidents =
         get_json(client, &format!("{central_base}/api/v1/incidents?limit=1000")).await?;
     let mut codes: BTreeMap<String, u64> = BTreeMap::new();
@@ -433,8 +511,48 @@ async fn run(
             section.fail(format!("the central recorded {n} incident(s) {code}: only unreachable is expected from network faults"));
         }
     }
-    drop(central);
-    drop(ministries);
+    Ok(())
+}
+
+async fn run(
+    bin: &Path,
+    client: &reqwest::Client,
+    seconds: f64,
+    seed: u64,
+    section: &mut Section,
+) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    let soak = Soak::start(bin, client).await?;
+    let history = Arc::new(Mutex::new(History::default()));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let counters = Arc::new(Counters {
+        kills: Default::default(),
+        restart_failures: AtomicU64::new(0),
+        faults: Mutex::new(BTreeMap::new()),
+        staleness_ms: Mutex::new(Vec::new()),
+        interrupted: AtomicU64::new(0),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    // Bumped on every fault or kill: a staleness measurement spanning one is interrupted.
+    let disturbances = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = spawn_editors(&soak, client, &history, &stop, seed);
+    tasks.push(spawn_verifier(&soak, client, &seen, &stop));
+    let end = started + Duration::from_secs_f64(seconds);
+    schedule(&soak, client, &counters, &disturbances, &mut rng, end).await;
+    heal(&soak, &stop, tasks).await?;
+    let healed = Instant::now();
+    section.note(format!("soaked for {:.0} s", healed.duration_since(started).as_secs_f64()));
+    let (sizes, converge_ms) = converge(&soak, client, healed).await?;
+
+    // The verifier finishes reading, through its (healed) proxy.
+    let national =
+        read_all(client, &soak.verifier_base(), &soak.trust, &soak.central_trust).await?;
+    check(section, &history, &seen, &national, &sizes)?;
+    report(section, &soak, &history, &seen, &counters)?;
+    section.note(format!("final heal → converged: {converge_ms:.0} ms"));
+    check_incidents(section, client, &soak.central_base).await?;
+    drop(soak);
     Ok(())
 }
 
@@ -500,18 +618,8 @@ fn check_page(
             out.push((index, own.digest().to_string(), None));
             continue;
         }
-        let member = SignedRecord::from_json(e["member"].to_string().as_bytes())
-            .map_err(|r| fail(format!("member envelope: {r}")))?;
-        let receipt = SignedRecord::from_json(e["receipt"].to_string().as_bytes())
-            .map_err(|r| fail(format!("receipt envelope: {r}")))?;
-        let record =
-            envelope::open(&member, trust).map_err(|r| fail(format!("member record: {r}")))?;
-        let opened =
-            envelope::open(&receipt, central).map_err(|r| fail(format!("receipt: {r}")))?;
-        match opened.record() {
-            Record::Receipt(r) if r.record == member.digest() && r.log_index == index => {}
-            _ => return Err(fail("the receipt does not acknowledge the record beside it".into())),
-        }
+        let opened = open_national_entry(e, index, trust, central)?;
+        let (record, receipt) = (opened.record, opened.receipt_envelope);
         let item = match record.record() {
             Record::Item(item) => Some((
                 item.origin.to_string(),

@@ -13,15 +13,11 @@
 mod bombs;
 mod corpus;
 mod faults;
-mod http;
 mod proxy;
 mod ssrf;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use crate::federation::get_json;
 
 /// One part's outcome: counts, notes, and failed invariants.
 pub(crate) struct Section {
@@ -71,22 +67,6 @@ impl Rng {
     }
 }
 
-/// Each member's stored size, from a central's `GET /api/v1/members`.
-pub(crate) async fn member_sizes(
-    client: &reqwest::Client,
-    central: &str,
-) -> Result<BTreeMap<String, u64>, String> {
-    let v = get_json(client, &format!("{central}/api/v1/members")).await?;
-    Ok(v["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| {
-            Some((r["member"]["id"].as_str()?.to_owned(), r["member"]["size"].as_u64()?))
-        })
-        .collect())
-}
-
 const USAGE: &str =
     "usage: portal-bench soak [--minutes N] [--seed S] [--only corpus|ssrf|bombs|faults]";
 
@@ -132,8 +112,8 @@ pub(crate) fn main(args: &[String]) -> i32 {
     let start = Instant::now();
     eprintln!("soak: the fault soak runs {minutes} minutes; seed {seed}");
     let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
-    let crate::node::Harness { bin, rt, client } =
-        match crate::node::Harness::new(Duration::from_secs(30), None) {
+    let crate::harness::Harness { bin, rt, client } =
+        match crate::harness::Harness::new(Duration::from_secs(30), None) {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("soak: {e}");

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -123,6 +124,25 @@ impl Drop for Proxy {
     }
 }
 
+/// Copy `from` to `to` chunk by chunk, each after the proxy's delay (if it delays), until
+/// either side ends; then close `to`.
+async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, proxy: Arc<Proxy>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(d) = proxy.delay() {
+            tokio::time::sleep(d).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
 /// Hold a partitioned connection until the partition's generation ends, then reset it.
 async fn hold(inbound: TcpStream, mut cut: watch::Receiver<u64>) {
     let _ = cut.changed().await;
@@ -142,41 +162,10 @@ async fn pipe(
     };
     let _ = inbound.set_nodelay(true);
     let _ = outbound.set_nodelay(true);
-    let (mut ri, mut wi) = inbound.into_split();
-    let (mut ro, mut wo) = outbound.into_split();
-    let (p1, p2) = (Arc::clone(&proxy), Arc::clone(&proxy));
-    let up = async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            let n = match ri.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if let Some(d) = p1.delay() {
-                tokio::time::sleep(d).await;
-            }
-            if wo.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-        }
-        let _ = wo.shutdown().await;
-    };
-    let down = async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            let n = match ro.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if let Some(d) = p2.delay() {
-                tokio::time::sleep(d).await;
-            }
-            if wi.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-        }
-        let _ = wi.shutdown().await;
-    };
+    let (ri, wi) = inbound.into_split();
+    let (ro, wo) = outbound.into_split();
+    let up = forward(ri, wo, Arc::clone(&proxy));
+    let down = forward(ro, wi, Arc::clone(&proxy));
     let mut cut = cut;
     tokio::select! {
         _ = async { tokio::join!(up, down) } => {}

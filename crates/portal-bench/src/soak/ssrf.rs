@@ -13,14 +13,24 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use portal_client::ssrf::{Target, matrix};
 use portal_client::{AllowedOrigins, FetchError, FetchPolicy, Fetcher, Url};
 
+use portal_tests::fake::{Connections, FakeServer, Reply};
+use portal_tests::harness::{InitArgs, init};
+
 use super::Section;
-use super::http::{Handler, Reply, Server};
+
+/// A keep-alive fake server answering every request with `reply`'s answer to its path.
+async fn server(
+    reply: impl Fn(&str) -> Reply + Send + Sync + 'static,
+) -> Result<FakeServer, String> {
+    let server = FakeServer::try_start(Connections::KeepAlive).await?;
+    server.fallback(move |r| Some(reply(&r.path)));
+    Ok(server)
+}
 
 fn aggregator_policy() -> FetchPolicy {
     // The aggregator's defaults (`[aggregator]` timeouts 5/10/30 s, allow_private off).
@@ -44,14 +54,14 @@ fn verdict(result: Result<portal_client::Fetched, FetchError>) -> String {
 
 pub(crate) async fn ssrf(bin: &Path) -> Section {
     let mut section = Section::new("SSRF matrix");
-    let canary = match Server::start(Arc::new(|_, _| Reply::ok("text/plain", "canary"))).await {
+    let canary = match server(|_| Reply::ok("text/plain", "canary")).await {
         Ok(s) => s,
         Err(e) => {
             section.fail(format!("canary: {e}"));
             return section;
         }
     };
-    let targets = matrix(canary.port);
+    let targets = matrix(canary.port());
     section.count("targets", targets.len() as u64);
 
     // 1. The aggregator's fetcher, every target's origin allowed.
@@ -85,17 +95,15 @@ pub(crate) async fn ssrf(bin: &Path) -> Section {
 
     // 2. Redirects to each target, from an allowed loopback member.
     let redirect_to: Arc<Vec<Target>> = Arc::new(targets.clone());
-    let handler: Handler = {
-        let targets = Arc::clone(&redirect_to);
-        Arc::new(move |_, path| {
-            let n: Option<usize> = path.strip_prefix("/r/").and_then(|n| n.parse().ok());
-            match n.and_then(|n| targets.get(n)) {
-                Some(t) => Reply::redirect(&t.url),
-                None => Reply::status(404),
-            }
-        })
-    };
-    let redirector = match Server::start(handler).await {
+    let redirector = match server(move |path| {
+        let n: Option<usize> = path.strip_prefix("/r/").and_then(|n| n.parse().ok());
+        match n.and_then(|n| redirect_to.get(n)) {
+            Some(t) => Reply::redirect(&t.url),
+            None => Reply::status(404),
+        }
+    })
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             section.fail(format!("redirector: {e}"));
@@ -121,10 +129,7 @@ pub(crate) async fn ssrf(bin: &Path) -> Section {
         (m, f) => section.fail(format!("redirect setup: {:?} {:?}", m.err(), f.err())),
     }
     section.count("redirects refused", redirects_refused);
-    section.count(
-        "connections to the redirector (kept alive)",
-        redirector.accepted.load(Ordering::SeqCst),
-    );
+    section.count("connections to the redirector (kept alive)", redirector.accepted());
 
     // 3. `portal member add` on a central with default settings.
     match member_add(bin, &targets).await {
@@ -138,7 +143,7 @@ pub(crate) async fn ssrf(bin: &Path) -> Section {
     }
 
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let hits = canary.accepted.load(Ordering::SeqCst);
+    let hits = canary.accepted();
     section.count("canary connections", hits);
     if hits != 0 {
         section.fail(format!("the loopback canary saw {hits} connection(s)"));
@@ -150,12 +155,7 @@ pub(crate) async fn ssrf(bin: &Path) -> Section {
 async fn member_add(bin: &Path, targets: &[Target]) -> Result<(u64, Vec<String>), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let data = dir.path().join("gov");
-    let (_, key) = crate::node::portal_init(
-        bin,
-        &data,
-        &["--id", "chinh-phu", "--name", "Chính phủ"],
-        "http://127.0.0.1:9",
-    )?;
+    let key = init(bin, &data, &InitArgs::new("chinh-phu", "Chính phủ", "http://127.0.0.1:9"))?.key;
     let mut ok = 0;
     let mut failures = Vec::new();
     for t in targets {

@@ -9,7 +9,7 @@ use portal_proto::record::KeyGrant;
 use portal_proto::verifier::LogVerifier;
 
 use crate::fixtures::*;
-use crate::server::{Reply, TestServer};
+use portal_tests::fake::{FakeServer as TestServer, Reply};
 
 fn client() -> Client {
     Client::new(

@@ -9,7 +9,7 @@ use portal_proto::ids::NodeId;
 use portal_proto::record::KeyGrant;
 use serde_json::Value;
 
-use crate::server::{Reply, TestServer};
+use portal_tests::fake::{FakeServer as TestServer, Reply};
 
 fn example(name: &str) -> Vec<u8> {
     let path = format!("{}/../../proto-spec/examples/{name}.json", env!("CARGO_MANIFEST_DIR"));

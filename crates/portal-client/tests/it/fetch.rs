@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use portal_client::{AllowedOrigins, FetchError, FetchPolicy, Fetcher, Url};
 
-use crate::server::{Reply, TestServer};
+use portal_tests::fake::{FakeServer as TestServer, Reply};
 
 fn loopback_policy() -> FetchPolicy {
     FetchPolicy { allow_private: true, ..FetchPolicy::default() }
@@ -26,7 +26,7 @@ fn refused(result: Result<impl std::fmt::Debug, FetchError>) -> String {
 async fn default_policy_refuses_non_public_addresses_before_connecting() {
     let canary = TestServer::start().await;
     canary.route("/", Reply::ok("text/plain", "canary"));
-    let port = canary.addr.port();
+    let port = canary.port();
     let fetcher = Fetcher::new(FetchPolicy::default()).unwrap();
     // The matrix the soak runs too (`cargo xtask soak`): one list, in portal-client.
     for target in portal_client::ssrf::matrix(port) {
@@ -195,20 +195,26 @@ async fn gzip_is_decoded_and_a_gzip_bomb_is_caught_after_decompression() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
+/// Fetch `reply` (served at `/slow`) with the given read and total timeouts: it must end in a
+/// timeout; how long that took.
+async fn times_out(reply: Reply, read_timeout: Duration, total_timeout: Duration) -> Duration {
+    let server = TestServer::start().await;
+    server.route("/slow", reply);
+    let policy = FetchPolicy { read_timeout, total_timeout, ..loopback_policy() };
+    let fetcher = Fetcher::new(policy).unwrap();
+    let started = Instant::now();
+    let result = fetcher.get(&server.url("/slow"), None).await;
+    assert!(
+        matches!(&result, Err(e @ FetchError::Timeout { .. }) if e.code() == "timeout"),
+        "{result:?}"
+    );
+    started.elapsed()
+}
+
 #[tokio::test]
 async fn a_dripping_server_hits_the_total_timeout() {
-    let server = TestServer::start().await;
-    server.route("/drip", Reply::Drip { len: 100, every: Duration::from_millis(500) });
-    let fetcher = Fetcher::new(FetchPolicy {
-        read_timeout: Duration::from_secs(5),
-        total_timeout: Duration::from_secs(2),
-        ..loopback_policy()
-    })
-    .unwrap();
-    let started = Instant::now();
-    let result = fetcher.get(&server.url("/drip"), None).await;
-    let elapsed = started.elapsed();
-    assert!(matches!(result, Err(FetchError::Timeout { .. })), "{result:?}");
+    let drip = Reply::drip(vec![b'x'; 100], Duration::from_millis(500));
+    let elapsed = times_out(drip, Duration::from_secs(5), Duration::from_secs(2)).await;
     assert!(
         elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
@@ -217,34 +223,15 @@ async fn a_dripping_server_hits_the_total_timeout() {
 
 #[tokio::test]
 async fn a_slow_drip_hits_the_read_timeout() {
-    let server = TestServer::start().await;
-    server.route("/drip", Reply::Drip { len: 100, every: Duration::from_secs(3) });
-    let fetcher = Fetcher::new(FetchPolicy {
-        read_timeout: Duration::from_secs(1),
-        total_timeout: Duration::from_secs(20),
-        ..loopback_policy()
-    })
-    .unwrap();
-    let started = Instant::now();
-    let result = fetcher.get(&server.url("/drip"), None).await;
-    assert!(matches!(result, Err(FetchError::Timeout { .. })), "{result:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let drip = Reply::drip(vec![b'x'; 100], Duration::from_secs(3));
+    let elapsed = times_out(drip, Duration::from_secs(1), Duration::from_secs(20)).await;
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
 
 #[tokio::test]
 async fn a_silent_server_hits_the_timeout() {
-    let server = TestServer::start().await;
-    server.route("/silent", Reply::Silent);
-    let fetcher = Fetcher::new(FetchPolicy {
-        read_timeout: Duration::from_secs(1),
-        total_timeout: Duration::from_secs(2),
-        ..loopback_policy()
-    })
-    .unwrap();
-    let started = Instant::now();
-    let result = fetcher.get(&server.url("/silent"), None).await;
-    assert!(matches!(&result, Err(e) if e.code() == "timeout"), "{result:?}");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    let elapsed = times_out(Reply::stall(), Duration::from_secs(1), Duration::from_secs(2)).await;
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
 }
 
 #[tokio::test]
