@@ -124,7 +124,8 @@ const LAYERS: &[&[&str]] = &[
     &["portal-hub", "portal-aggregator"],
     &["portal-web"],
     &["portal-server"],
-    &["portal", "portal-bench", "portal-tests", "portal-examples", "xtask"],
+    &["portal-tests"],
+    &["portal", "portal-bench", "portal-examples", "xtask"],
 ];
 
 fn layer(name: &str) -> Option<usize> {

@@ -381,7 +381,7 @@ fn bundle_table_matches_the_schema() {
 fn valid_bundle_vectors_conform_to_the_schema() {
     let validator = jsonschema::draft202012::new(&bundle_schema()).expect("schema compiles");
     let mut checked = 0;
-    for (path, text) in crate::conformance::vector_files() {
+    for (path, text) in crate::committed::vector_files() {
         if !path.starts_with("bundles/valid/") {
             continue;
         }

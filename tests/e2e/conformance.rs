@@ -3,8 +3,6 @@
 //!
 //! This reads only the committed files, never the generator: the files are the contract.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 
 use portal_proto::Rejection;
 use portal_proto::envelope::{self, KeyResolver, SignedRecord, TrustStore};
@@ -16,28 +14,7 @@ use portal_proto::time::Timestamp;
 use portal_proto::verifier::LogVerifier;
 use serde_json::Value;
 
-use crate::vectors::vectors_dir;
-
-/// Every committed vector file, relative path → text.
-pub(crate) fn vector_files() -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else if p.extension().is_some_and(|x| x == "json") {
-                let rel =
-                    p.strip_prefix(root).expect("under root").to_string_lossy().replace('\\', "/");
-                out.insert(rel, std::fs::read_to_string(&p).expect("read vector"));
-            }
-        }
-    }
-    let root = vectors_dir();
-    let mut out = BTreeMap::new();
-    walk(&root, &root, &mut out);
-    out
-}
+use crate::committed::vector_files;
 
 fn trust_store(v: &Value) -> TrustStore {
     let mut store = TrustStore::new();

@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn feed_file(vector: &str, name: &str) -> PathBuf {
-    let files = crate::conformance::vector_files();
+    let files = crate::committed::vector_files();
     let v: Value = serde_json::from_str(&files[vector]).expect("vector");
     let dir = std::env::temp_dir().join(format!("portal-examples-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

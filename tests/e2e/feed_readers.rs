@@ -51,7 +51,7 @@ fn missing(why: &str) -> Option<Value> {
 
 #[test]
 fn feedparser_reads_our_feeds_as_ordinary_feeds() {
-    let files = crate::conformance::vector_files();
+    let files = crate::committed::vector_files();
     let mut checked = 0;
     for (path, text) in &files {
         if !path.starts_with("feeds/valid/") {

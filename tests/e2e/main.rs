@@ -6,6 +6,7 @@ mod boundaries;
 mod browser;
 mod bundle;
 mod bundle_vectors;
+mod committed;
 mod conformance;
 mod crash;
 mod demo;

@@ -94,7 +94,7 @@ fn valid_vectors_conform_to_the_schemas() {
     let envelope =
         jsonschema::draft202012::new(&schema("envelope")).expect("envelope schema compiles");
     let mut checked = 0;
-    for (path, text) in crate::conformance::vector_files() {
+    for (path, text) in crate::committed::vector_files() {
         let is_valid_dir = path.contains("/valid/");
         let v: Value = serde_json::from_str(&text).expect("vector JSON");
         let mut records = Vec::new();
@@ -134,7 +134,7 @@ fn valid_vectors_conform_to_the_schemas() {
 #[test]
 fn worked_example_matches_the_vectors() {
     let spec = spec();
-    let files = crate::conformance::vector_files();
+    let files = crate::committed::vector_files();
     let v: Value = serde_json::from_str(&files["records/valid/item-news-v1.json"]).expect("vector");
     let input = &v["input"];
     let record = portal_proto::crypto::decode_base64(input["record"].as_str().expect("record"))

@@ -23,15 +23,8 @@ const LONG_FILES_ALLOWED: &[&str] = &["crates/portal-proto/src/jcs.rs"];
 /// files over 1,000 lines and files with a function over its limit. Remove an entry when its
 /// file is fixed.
 const EXEMPT: &[&str] = &[
-    // Over 1,000 lines.
-    "crates/portal-proto/src/record.rs",
-    "crates/portal/src/verify.rs",
-    "crates/portal-node/src/aggregate.rs",
-    "crates/portal-proto/tests/it/feed.rs",
-    // A src function over 120 lines: `run` (181), `render_item` (172), `FollowTask::sync`
-    // (166, also in aggregate.rs above).
-    "crates/portal/src/restore.rs",
-    "crates/portal-node/src/web/pages.rs",
+    // Over 1,000 lines, and `FollowTask::sync` (166): being replaced by portal-follow's shell.
+    "crates/portal-aggregator/src/aggregate.rs",
 ];
 
 /// A function: where it starts, its name, its length in lines, and whether it is a test.

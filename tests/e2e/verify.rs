@@ -319,7 +319,7 @@ async fn check_bundle_vector(bin: &Path, name: &str, v: &Value, mut args: Vec<St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_verify_rejects_every_kind_of_tampered_vector_served_over_http() {
     let bin = tokio::task::spawn_blocking(portal_bin).await.expect("build");
-    let vectors = crate::conformance::vector_files();
+    let vectors = crate::committed::vector_files();
     let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
     for (name, text) in vectors.iter().filter(|(n, _)| n.contains("/invalid/")) {
         let v: Value = serde_json::from_str(text).expect("vector");
@@ -398,7 +398,7 @@ async fn portal_verify_exit_codes_for_bad_input_and_unreachable_urls() {
     let html = tmp.path().join("page.html");
     std::fs::write(&html, "<!doctype html><html><body>hi</body></html>").expect("write");
     assert_eq!(verify(&bin, &["--trust", &key, html.to_str().expect("utf-8")]).0, 2);
-    let vectors = crate::conformance::vector_files();
+    let vectors = crate::committed::vector_files();
     let v: Value = serde_json::from_str(&vectors["feeds/valid/atom-latest.json"]).expect("v");
     let feed = tmp.path().join("feed.xml");
     std::fs::write(&feed, v["input"].as_str().expect("feed")).expect("write");

@@ -11,7 +11,7 @@ use portal_proto::crypto::PublicKey;
 use portal_tests::harness::{InitArgs, Node, NodeDir, free_url, init, setting};
 use serde_json::Value;
 
-use crate::Progress;
+use crate::measure::Progress;
 
 static P: Progress = Progress::new("harness");
 
@@ -172,14 +172,14 @@ impl Portal {
     }
 }
 
-/// Publish the bench's draft `k` (`node::draft_body`) on `member`: (item id, when the 201
+/// Publish the bench's draft `k` (`drafts::draft_body`) on `member`: (item id, when the 201
 /// arrived, log index).
 pub(crate) async fn publish(
     client: &reqwest::Client,
     member: &Portal,
     k: usize,
 ) -> Result<(String, Instant, u64), String> {
-    let body = crate::node::draft_body(k);
+    let body = crate::drafts::draft_body(k);
     let v = portal_tests::api::publish_body(client, &member.base, &member.token, body).await?;
     let acked = Instant::now();
     let id = v["id"].as_str().ok_or_else(|| format!("201 without id: {v}"))?;

@@ -7,8 +7,10 @@
 //! missing) is printed as SKIPPED with its reason, never dropped. See docs/benchmarks.md.
 
 mod chart;
+mod drafts;
 mod federation;
 mod harness;
+mod measure;
 mod node;
 mod scale;
 mod soak;
@@ -17,108 +19,17 @@ mod verify;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::{Signature, VerifyingKey};
-use portal_proto::envelope::{self, SignedRecord, TrustStore, signing_input};
+use ed25519_dalek::VerifyingKey;
+use portal_proto::envelope::{self, SignedRecord, TrustStore};
 use portal_proto::ids::{ItemId, NodeId};
 use portal_proto::record::*;
 use portal_proto::time::Timestamp;
 use portal_tests::fixtures::{TestKey, bulletin};
 
+use measure::{Row, raw_inputs, raw_verify_all, side_by_side};
+
 /// The proto suite's signing key (a fixed seed, like every key of the test kit).
 const BENCH_KEY: TestKey = TestKey { name: "bench key", seed: [42; 32] };
-
-/// One row of the table.
-#[derive(Default)]
-struct Row {
-    name: String,
-    unit: &'static str,
-    value: f64,
-    reference_name: String,
-    reference: f64,
-    ratio: f64,
-    /// Decimals printed for value and reference (0 unless set: milliseconds want some).
-    decimals: usize,
-    target: Option<f64>,
-    /// Why the row was not measured: printed as "SKIPPED (reason)", never dropped silently.
-    skipped: Option<String>,
-    /// What was checked during the measurement, and differences between the two sides.
-    notes: Vec<String>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Run `a` and `b` in alternating rounds for about `budget`; return the median rate of each
-/// (operations per second, `n` operations per call) and the median of per-round ratios a/b.
-fn side_by_side(
-    budget: Duration,
-    n: usize,
-    mut a: impl FnMut(),
-    mut b: impl FnMut(),
-) -> (f64, f64, f64) {
-    let (mut ra, mut rb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let start = Instant::now();
-    let mut round = 0;
-    while round < 5 || (start.elapsed() < budget && round < 200) {
-        let time = |f: &mut dyn FnMut()| {
-            let t = Instant::now();
-            f();
-            n as f64 / t.elapsed().as_secs_f64()
-        };
-        // Alternate which goes first, so neither always runs on a warmer cache or cooler CPU.
-        let (x, y) = if round % 2 == 0 {
-            let x = time(&mut a);
-            (x, time(&mut b))
-        } else {
-            let y = time(&mut b);
-            (time(&mut a), y)
-        };
-        ra.push(x);
-        rb.push(y);
-        ratios.push(x / y);
-        round += 1;
-    }
-    (median(ra), median(rb), median(ratios))
-}
-
-/// The signing input and signature of each item record, for the raw reference.
-fn raw_inputs(signed: &[SignedRecord]) -> Vec<(Vec<u8>, Signature)> {
-    signed
-        .iter()
-        .map(|s| (signing_input(RecordType::Item, s.bytes()), Signature::from_bytes(s.sig())))
-        .collect()
-}
-
-/// The raw reference: ed25519-dalek `verify_strict` of each input.
-fn raw_verify_all(vk: &VerifyingKey, raw: &[(Vec<u8>, Signature)]) {
-    for (msg, sig) in raw {
-        assert!(vk.verify_strict(black_box(msg), sig).is_ok());
-    }
-}
-
-/// A suite's progress lines on standard error, each with the seconds since the suite started.
-pub(crate) struct Progress {
-    suite: &'static str,
-    start: std::sync::OnceLock<Instant>,
-}
-
-impl Progress {
-    pub(crate) const fn new(suite: &'static str) -> Progress {
-        Progress { suite, start: std::sync::OnceLock::new() }
-    }
-
-    /// Start the clock (the first line starts it otherwise).
-    pub(crate) fn start(&self) {
-        self.start.get_or_init(Instant::now);
-    }
-
-    pub(crate) fn say(&self, msg: impl std::fmt::Display) {
-        let secs = self.start.get_or_init(Instant::now).elapsed().as_secs_f64();
-        eprintln!("{} [{secs:5.0} s]: {msg}", self.suite);
-    }
-}
 
 /// The benchmark's item record `i` of `bo-y-te` (the kit's bulletin, about 1.5 KB signed).
 fn item(i: usize) -> ItemVersion {

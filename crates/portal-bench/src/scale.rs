@@ -23,7 +23,7 @@ use crate::federation::{
     wait_backfill,
 };
 use crate::harness::{Harness, Portal};
-use crate::{Progress, Row};
+use crate::measure::{Progress, Row};
 
 static P: Progress = Progress::new("scale");
 

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use portal_tests::harness::{InitArgs, Node, free_port, init};
 
 use crate::harness::build_portal;
-use crate::{Row, raw_inputs, raw_verify_all, side_by_side};
+use crate::measure::{Row, raw_inputs, raw_verify_all, side_by_side};
 
 /// Records in the node's log.
 const RECORDS: usize = 10_000;

@@ -14,17 +14,12 @@ mod logs;
 mod records;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use portal_proto::envelope::SignedRecord;
 use portal_proto::jcs;
 use portal_proto::record::*;
 use portal_tests::fixtures::{trust_json as trust, *};
 use serde_json::{Value, json};
-
-pub(crate) fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto-spec/vectors")
-}
 
 /// All vector files: relative path → contents.
 pub(crate) fn generate() -> BTreeMap<String, String> {
@@ -133,7 +128,7 @@ impl Gen {
 #[test]
 fn vectors_match_the_code() {
     let generated = generate();
-    let dir = vectors_dir();
+    let dir = crate::committed::vectors_dir();
     if std::env::var_os("IPSP_UPDATE_VECTORS").is_some() {
         for sub in ["records", "log", "feeds", "bundles"] {
             let _ = std::fs::remove_dir_all(dir.join(sub));
@@ -146,7 +141,7 @@ fn vectors_match_the_code() {
         eprintln!("wrote {} vectors to {}", generated.len(), dir.display());
         return;
     }
-    let committed = crate::conformance::vector_files();
+    let committed = crate::committed::vector_files();
     let committed_names: Vec<&String> = committed.keys().collect();
     let generated_names: Vec<&String> = generated.keys().collect();
     assert_eq!(

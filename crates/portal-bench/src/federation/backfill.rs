@@ -16,7 +16,7 @@ use super::{
     rss_row, say, skip,
 };
 use crate::harness::{Harness, Portal};
-use crate::{Row, median};
+use crate::measure::{Row, median};
 
 struct Backfill {
     rate: f64,

@@ -17,7 +17,7 @@ use super::{
     latency_plan, latency_row, latency_skipped, poll_row, say,
 };
 use crate::harness::{Harness, Portal, percentile, publish};
-use crate::{Row, median};
+use crate::measure::{Row, median};
 
 /// One central as the latency figure follows it.
 struct Side<'a> {

@@ -29,7 +29,7 @@ pub(crate) use members::{FakeMember, fake_member, start_fake_members, unix_now};
 pub(crate) use procfs::{ProcSampler, clock_ticks, cpu_snapshot, mib, proc_kib};
 
 use crate::harness::Harness;
-use crate::{Progress, Row};
+use crate::measure::{Progress, Row};
 
 static P: Progress = Progress::new("federation");
 

@@ -27,10 +27,10 @@ use std::time::Duration;
 use portal_proto::crypto::PublicKey;
 use portal_tests::harness::{InitArgs, Node, init};
 
-pub(crate) use publish::draft_body;
+use crate::drafts::draft_body;
 
 use crate::harness::Harness;
-use crate::{Progress, Row};
+use crate::measure::{Progress, Row};
 
 static P: Progress = Progress::new("node");
 

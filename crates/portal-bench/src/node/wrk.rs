@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{CONNECTIONS, WRK_THREADS, say, skip};
-use crate::{Row, median};
+use crate::measure::{Row, median};
 
 /// Exact totals from wrk's `done` hook. Defining only `done` keeps wrk on its fast path (no
 /// per-response Lua), so the measured runs cost the load generator the same for both servers.
