@@ -281,28 +281,9 @@ pub fn names(vi: &str, en: &str) -> BTreeMap<Lang, String> {
     BTreeMap::from([(lang("en"), en.to_owned()), (lang("vi"), vi.to_owned())])
 }
 
-/// A node's endpoints (SPEC.md §5): descriptor name and path. The node's own are the first
-/// eight; an aggregator adds the rest.
-pub const ENDPOINTS: [(&str, &str); 14] = [
-    ("atom", "/feeds/atom"),
-    ("checkpoint", "/api/v1/checkpoint"),
-    ("consistency-proof", "/api/v1/proof/consistency"),
-    ("inclusion-proof", "/api/v1/proof/inclusion"),
-    ("items", "/api/v1/items"),
-    ("json-feed", "/feeds/json"),
-    ("log", "/api/v1/log"),
-    ("websub-hub", "/websub"),
-    ("roster", "/api/v1/roster"),
-    ("witness", "/api/v1/members/{id}/checkpoint"),
-    ("member-log", "/api/v1/members/{id}/log"),
-    ("national-log", "/api/v1/national/log"),
-    ("national-atom", "/feeds/national/atom"),
-    ("national-json-feed", "/feeds/national/json"),
-];
-
-/// The path of endpoint `name`.
+/// The path of the descriptor endpoint `name` (SPEC.md §8), from `portal_proto::api::paths`.
 pub fn endpoint(name: &str) -> &'static str {
-    ENDPOINTS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).expect("a known endpoint")
+    portal_proto::api::paths::named(name).expect("a known endpoint")
 }
 
 /// The descriptor's endpoint table at `base` for the endpoints `names`.
@@ -310,17 +291,10 @@ pub fn endpoints(base: &str, names: &[&str]) -> BTreeMap<String, String> {
     names.iter().map(|n| ((*n).to_owned(), format!("{base}{}", endpoint(n)))).collect()
 }
 
-/// The endpoints every node serves (the first eight of [`ENDPOINTS`]).
-pub const NODE_ENDPOINTS: [&str; 8] = [
-    "atom",
-    "checkpoint",
-    "consistency-proof",
-    "inclusion-proof",
-    "items",
-    "json-feed",
-    "log",
-    "websub-hub",
-];
+/// The endpoints every node declares (an aggregator declares more).
+pub fn node_endpoints(base: &str) -> BTreeMap<String, String> {
+    portal_proto::api::paths::descriptor_endpoints(base, false)
+}
 
 /// The descriptor of `bo-y-te` at `https://moh.example.gov.vn`, listing [`MOH`].
 pub fn descriptor() -> Descriptor {
@@ -332,7 +306,7 @@ pub fn descriptor() -> Descriptor {
         name: names("Bộ Y tế", "Ministry of Health"),
         url: base.into(),
         keys: vec![MOH.grant()],
-        endpoints: endpoints(base, &NODE_ENDPOINTS),
+        endpoints: node_endpoints(base),
         heartbeat: 3600,
         log_size: 12,
         time: at(0),
