@@ -17,7 +17,7 @@
 //! with its evidence; a member that keeps failing the same way is recorded once per episode.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use portal_client::client::endpoint;
@@ -34,13 +34,14 @@ use portal_proto::record::{
     Descriptor, KeyEvent, KeyEventKind, KeyGrant, Member, MemberStatus, RecordType, Roster,
 };
 use portal_proto::verifier::{LogVerifier, RosterTrust, checkpoint_origin};
-use portal_store::federation::Incident;
 use reqwest::Url;
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, watch};
 
 use portal_publisher::node::{Ingest, Node, Relayed, now};
+
+use crate::shared::Shared;
 
 /// Why a roster change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -131,25 +132,18 @@ struct Endpoints {
 
 /// The aggregator. Cheap to share behind an `Arc`.
 pub struct Aggregator {
-    node: Arc<Node>,
-    client: Client,
-    origins: AllowedOrigins,
-    roster: RwLock<Option<Verified<Roster>>>,
+    /// The node, the member client, the roster, the sync slots, incidents, search.
+    shared: Arc<Shared>,
     followers: Mutex<BTreeMap<NodeId, Follower>>,
-    permits: Arc<Semaphore>,
-    incidents_by_code: Mutex<BTreeMap<String, u64>>,
-    /// Wakes whoever waits for ingests (the national feeds' cache, tests' pollers).
-    ingested: watch::Sender<u64>,
     /// Whether [`Aggregator::start`] ran: only a serving node follows members (the CLI edits
     /// the roster of a stopped node without syncing).
     started: std::sync::atomic::AtomicBool,
-    /// National full-text search (`DATA/search/`), opened when the node follows members.
-    search: std::sync::OnceLock<Option<Arc<crate::search::NationalSearch>>>,
 }
 
 impl std::fmt::Debug for Aggregator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Aggregator").field("node", &self.node.config.id).finish_non_exhaustive()
+        let id = &self.shared.node.config.id;
+        f.debug_struct("Aggregator").field("node", id).finish_non_exhaustive()
     }
 }
 
@@ -237,63 +231,32 @@ impl Aggregator {
                 }
             }
         }
-        let permits = Arc::new(Semaphore::new(cfg.max_concurrent_syncs.max(1)));
         Ok(Arc::new(Aggregator {
-            client: Client::new(fetcher),
-            origins,
-            roster: RwLock::new(roster),
+            shared: Arc::new(Shared::new(node, Client::new(fetcher), origins, roster)),
             followers: Mutex::new(BTreeMap::new()),
-            permits,
-            incidents_by_code: Mutex::new(BTreeMap::new()),
-            ingested: watch::Sender::new(0),
             started: std::sync::atomic::AtomicBool::new(false),
-            search: std::sync::OnceLock::new(),
-            node,
         }))
     }
 
     /// Whether this node has (or had) members.
     pub fn has_roster(&self) -> bool {
-        self.roster.read().is_ok_and(|r| r.is_some())
+        self.shared.roster.read().is_ok_and(|r| r.is_some())
     }
 
     /// The signed roster envelope.
     pub fn roster_envelope(&self) -> Option<SignedRecord> {
-        self.roster.read().ok()?.as_ref().map(|r| r.signed().clone())
-    }
-
-    fn members(&self) -> Vec<Member> {
-        self.roster
-            .read()
-            .ok()
-            .and_then(|r| r.as_ref().map(|r| r.record().members.clone()))
-            .unwrap_or_default()
-    }
-
-    fn member(&self, id: &NodeId) -> Option<Member> {
-        self.members().into_iter().find(|m| &m.id == id)
+        self.shared.roster.read().ok()?.as_ref().map(|r| r.signed().clone())
     }
 
     /// The national search index, opened on first use (`None` if it cannot be opened: the
     /// reason is logged and search answers 503 meanwhile).
     pub fn search(&self) -> Option<Arc<crate::search::NationalSearch>> {
-        self.search
-            .get_or_init(|| {
-                let dir = self.node.dir.root().join("search");
-                match crate::search::NationalSearch::open(&dir) {
-                    Ok(index) => Some(Arc::new(index)),
-                    Err(e) => {
-                        tracing::error!("search: cannot open {}: {e}", dir.display());
-                        None
-                    }
-                }
-            })
-            .clone()
+        self.shared.search()
     }
 
     /// Ingest notifications: the value is the node's log size after each ingest.
     pub fn ingested(&self) -> watch::Receiver<u64> {
-        self.ingested.subscribe()
+        self.shared.ingested.subscribe()
     }
 
     /// Follow every active member (idempotent: members already followed are left alone).
@@ -301,7 +264,7 @@ impl Aggregator {
         self.started.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(index) = self.has_roster().then(|| self.search()).flatten() {
             // The store is the truth: index what it holds past the index's marks.
-            let node = Arc::clone(&self.node);
+            let node = Arc::clone(&self.shared.node);
             tokio::task::spawn_blocking(move || {
                 let members = node.store.member_ids().unwrap_or_default();
                 match index.catch_up(&node.store, &members) {
@@ -310,7 +273,7 @@ impl Aggregator {
                 }
             });
         }
-        for m in self.members() {
+        for m in self.shared.members() {
             if m.status == MemberStatus::Active {
                 self.follow(m.id.clone());
             }
@@ -382,14 +345,15 @@ impl Aggregator {
     /// Per member: its roster entry, stored size and health.
     pub fn health(&self) -> Vec<(MemberView, Option<Health>, Option<String>)> {
         let followers = self.followers.lock().ok();
-        self.members()
+        self.shared
+            .members()
             .into_iter()
             .map(|m| {
                 let health = followers
                     .as_ref()
                     .and_then(|f| f.get(&m.id))
                     .and_then(|f| f.health.lock().ok().map(|h| h.clone()));
-                let cursor = self.node.store.member_cursor(&m.id).unwrap_or_default();
+                let cursor = self.shared.node.store.member_cursor(&m.id).unwrap_or_default();
                 (self.view(&m), health, cursor.cosigned)
             })
             .collect()
@@ -405,13 +369,13 @@ impl Aggregator {
                 MemberStatus::Suspended => "suspended".into(),
             },
             keys: m.keys.iter().map(|g| (g.kid.to_string(), g.public_key.to_base64())).collect(),
-            size: self.node.store.member_cursor(&m.id).map_or(0, |c| c.size),
+            size: self.shared.node.store.member_cursor(&m.id).map_or(0, |c| c.size),
         }
     }
 
     /// The roster's members as shown by `portal member list`.
     pub fn list(&self) -> Vec<MemberView> {
-        self.members().iter().map(|m| self.view(m)).collect()
+        self.shared.members().iter().map(|m| self.view(m)).collect()
     }
 
     /// Add (or re-add) a member: fetch and verify its descriptor at `url`, check `pin` if
@@ -424,13 +388,13 @@ impl Aggregator {
         let url = parse_url(url.trim_end_matches('/'))?;
         let pin = pin.map(parse_pin).transpose()?;
         // The candidate's origin is allowed for this one request; kept only if it joins.
-        let newly_allowed = self.origins.insert(&url);
-        let fetched = self.client.descriptor(&url).await;
+        let newly_allowed = self.shared.origins.insert(&url);
+        let fetched = self.shared.client.descriptor(&url).await;
         let descriptor = match fetched {
             Ok(d) => d,
             Err(e) => {
                 if newly_allowed {
-                    self.origins.remove(&url);
+                    self.shared.origins.remove(&url);
                 }
                 return Err(MemberError::Fetch(format!("{url}: {e}")));
             }
@@ -441,7 +405,7 @@ impl Aggregator {
             && pin.key_id() != signed_by
         {
             if newly_allowed {
-                self.origins.remove(&url);
+                self.shared.origins.remove(&url);
             }
             return Err(MemberError::PinMismatch(format!(
                 "the descriptor at {url} is signed by key {signed_by}, not the pinned {}; \
@@ -449,7 +413,7 @@ impl Aggregator {
                 pin.key_id()
             )));
         }
-        if d.origin == self.node.config.id {
+        if d.origin == self.shared.node.config.id {
             return Err(MemberError::Invalid("a node cannot be its own member".into()));
         }
         let member = Member {
@@ -509,7 +473,7 @@ impl Aggregator {
         })?;
         self.unfollow(&id);
         if let Some(u) = url.and_then(|u| Url::parse(&u).ok()) {
-            self.origins.remove(&u);
+            self.shared.origins.remove(&u);
         }
         Ok(())
     }
@@ -519,8 +483,11 @@ impl Aggregator {
         &self,
         change: impl FnOnce(&mut Vec<Member>) -> Result<(), MemberError>,
     ) -> Result<(), MemberError> {
-        let mut guard =
-            self.roster.write().map_err(|_| MemberError::Storage("poisoned roster lock".into()))?;
+        let mut guard = self
+            .shared
+            .roster
+            .write()
+            .map_err(|_| MemberError::Storage("poisoned roster lock".into()))?;
         let (mut members, serial) = match guard.as_ref() {
             Some(r) => (r.record().members.clone(), r.record().serial + 1),
             None => (Vec::new(), 1),
@@ -530,42 +497,27 @@ impl Aggregator {
         let roster = Roster {
             ipsp: 1,
             record_type: RecordType::Roster,
-            origin: self.node.config.id.clone(),
+            origin: self.shared.node.config.id.clone(),
             serial,
             members,
             time: now(),
         };
-        let signed = envelope::sign(&roster, self.node.signer())
+        let signed = envelope::sign(&roster, self.shared.node.signer())
             .map_err(|e| MemberError::Invalid(format!("roster: {e}")))?;
-        let verified = envelope::open_as::<Roster>(&signed, &own_trust(&self.node))
+        let verified = envelope::open_as::<Roster>(&signed, &own_trust(&self.shared.node))
             .map_err(|e| MemberError::Storage(format!("roster does not verify: {e}")))?;
-        self.node.store.put_roster(&signed).map_err(|e| MemberError::Storage(e.to_string()))?;
+        self.shared
+            .node
+            .store
+            .put_roster(&signed)
+            .map_err(|e| MemberError::Storage(e.to_string()))?;
         for m in &verified.record().members {
             if let Ok(u) = Url::parse(&m.url) {
-                self.origins.insert(&u);
+                self.shared.origins.insert(&u);
             }
         }
         *guard = Some(verified);
         Ok(())
-    }
-
-    /// Record an incident: stored, counted, logged.
-    fn incident(&self, member: &NodeId, code: &str, message: String, evidence: serde_json::Value) {
-        tracing::warn!(member = %member, code, "incident: {message}");
-        if let Ok(mut c) = self.incidents_by_code.lock() {
-            *c.entry(code.to_owned()).or_default() += 1;
-        }
-        let incident = Incident {
-            seq: 0,
-            member: member.to_string(),
-            code: code.to_owned(),
-            message,
-            time: unix_now(),
-            evidence,
-        };
-        if let Err(e) = self.node.store.add_incident(incident) {
-            tracing::error!("storing an incident failed: {e}");
-        }
     }
 
     /// A retroactive revocation was accepted (SPEC.md §4.3): every record the revoked key
@@ -573,7 +525,7 @@ impl Aggregator {
     /// arrived. Find them among what is stored and record a `revoked-key` incident listing
     /// them (at most the first 1,000 indices; the count is exact), for the operators' review.
     async fn reexamine(self: &Arc<Self>, member: NodeId, event: KeyEvent) {
-        let node = Arc::clone(&self.node);
+        let node = Arc::clone(&self.shared.node);
         let (m, kid) = (member.clone(), event.kid.clone());
         let (from, until) = (event.from_index, event.log_index);
         let found = tokio::task::spawn_blocking(move || {
@@ -604,7 +556,7 @@ impl Aggregator {
                 "a retroactive revocation from index {} invalidates no stored record",
                 event.from_index
             ),
-            Ok(hits) => self.incident(
+            Ok(hits) => self.shared.incident(
                 &member,
                 "revoked-key",
                 format!(
@@ -640,10 +592,8 @@ impl Aggregator {
             out,
             "# HELP portal_incidents_total Incidents recorded since start, by code.\n# TYPE portal_incidents_total counter"
         );
-        if let Ok(c) = self.incidents_by_code.lock() {
-            for (code, n) in c.iter() {
-                let _ = writeln!(out, "portal_incidents_total{{code=\"{code}\"}} {n}");
-            }
+        for (code, n) in self.shared.incident_counts() {
+            let _ = writeln!(out, "portal_incidents_total{{code=\"{code}\"}} {n}");
         }
         let _ = writeln!(
             out,
@@ -711,7 +661,7 @@ const DESCRIPTOR_TTL: u64 = 600;
 
 impl FollowTask {
     async fn run(mut self, mut stopped: watch::Receiver<bool>) {
-        let cfg = self.agg.node.config.aggregator.clone();
+        let cfg = self.agg.shared.node.config.aggregator.clone();
         let poll = Duration::from_secs(cfg.poll_seconds.max(1));
         let max_backoff = Duration::from_secs(cfg.max_backoff_seconds.max(cfg.poll_seconds));
         loop {
@@ -719,7 +669,7 @@ impl FollowTask {
                 return;
             }
             let outcome = {
-                let Ok(_permit) = Arc::clone(&self.agg.permits).acquire_owned().await else {
+                let Ok(_permit) = Arc::clone(&self.agg.shared.permits).acquire_owned().await else {
                     return;
                 };
                 self.round().await
@@ -767,15 +717,15 @@ impl FollowTask {
                 h.failures = h.failures.saturating_add(1);
                 h.last_error = Some(e.message().to_owned());
                 let since = *h.failing_since.get_or_insert(started);
-                let threshold = self.agg.node.config.aggregator.unreachable_after_seconds;
+                let threshold = self.agg.shared.node.config.aggregator.unreachable_after_seconds;
                 if matches!(e, RoundError::Unreachable(_))
                     && unix_now().saturating_sub(since) >= threshold
                     && h.last_incident.as_deref() != Some("unreachable")
                 {
                     h.last_incident = Some("unreachable".into());
                     drop(h);
-                    let member = self.agg.member(&self.id);
-                    self.agg.incident(
+                    let member = self.agg.shared.member(&self.id);
+                    self.agg.shared.incident(
                         &self.id,
                         "unreachable",
                         format!("unreachable for {threshold} s or more: {}", e.message()),
@@ -799,7 +749,7 @@ impl FollowTask {
             })
             .unwrap_or(false);
         if !repeat {
-            self.agg.incident(&self.id, code, message.clone(), evidence);
+            self.agg.shared.incident(&self.id, code, message.clone(), evidence);
         }
         RoundError::Rejected(format!("{code}: {message}"))
     }
@@ -834,13 +784,20 @@ impl FollowTask {
         }
         let member = self
             .agg
+            .shared
             .member(&self.id)
             .ok_or_else(|| RoundError::Local(format!("{} left the roster", self.id)))?;
         let base = Url::parse(&member.url)
             .map_err(|e| RoundError::Local(format!("roster URL {}: {e}", member.url)))?;
         let mut trust = TrustStore::new();
         trust.set(member.id.clone(), grants.to_vec());
-        let d: Verified<Descriptor> = match self.agg.client.descriptor_pinned(&base, &trust).await {
+        let d: Verified<Descriptor> = match self
+            .agg
+            .shared
+            .client
+            .descriptor_pinned(&base, &trust)
+            .await
+        {
             Ok(d) => d,
             // Signed by a key the log has not granted yet: the member rotated and its key
             // event is not ingested yet. Its log, verified entry by entry, says the rest.
@@ -875,7 +832,7 @@ impl FollowTask {
         };
         let national = endpoints.national.iter().flat_map(|(a, b)| [a, b]);
         for u in [&endpoints.log, &endpoints.consistency].into_iter().chain(national) {
-            if !self.agg.origins.contains(u) {
+            if !self.agg.shared.origins.contains(u) {
                 return Err(self.reject(
                     "refused",
                     format!("endpoint {u} is not on the member's registered origin"),
@@ -898,9 +855,10 @@ impl FollowTask {
         }
         let member = self
             .agg
+            .shared
             .member(&self.id)
             .ok_or_else(|| RoundError::Local(format!("{} left the roster", self.id)))?;
-        let store = &self.agg.node.store;
+        let store = &self.agg.shared.node.store;
         let local = |e: &dyn std::fmt::Display| RoundError::Local(format!("{}: {e}", self.id));
         let cursor = store.member_cursor(&self.id).map_err(|e| local(&e))?;
         let mut v = LogVerifier::new(self.id.clone(), member.keys.clone());
@@ -935,17 +893,22 @@ impl FollowTask {
         };
         self.ensure_push(&endpoints).await;
         let start = verifier.next_index();
-        let page_size = self.agg.node.config.aggregator.page_size.clamp(1, 1000);
+        let page_size = self.agg.shared.node.config.aggregator.page_size.clamp(1, 1000);
         let fetched = match &endpoints.national {
             Some((national_log, _)) => self
                 .agg
+                .shared
                 .client
                 .national_log_page(national_log, start, page_size)
                 .await
                 .map(|n| (n.page, Some(n.members))),
-            None => {
-                self.agg.client.log_page(&endpoints.log, start, page_size).await.map(|p| (p, None))
-            }
+            None => self
+                .agg
+                .shared
+                .client
+                .log_page(&endpoints.log, start, page_size)
+                .await
+                .map(|p| (p, None)),
         };
         let (page, members) = match fetched {
             Ok(p) => p,
@@ -961,7 +924,7 @@ impl FollowTask {
         // shrinking, every entry through the `LogVerifier` (off the async workers), then the
         // page's checkpoint with its consistency proof.
         let (verifier, verified) =
-            self.agg.client.verify_page(verifier, page, &endpoints.consistency, now()).await;
+            self.agg.shared.client.verify_page(verifier, page, &endpoints.consistency, now()).await;
         let page = match verified {
             Ok(page) => page,
             Err(PageFailure::WrongOrigin { got }) => {
@@ -1039,7 +1002,7 @@ impl FollowTask {
             }
             _ => Vec::new(),
         };
-        let store = &self.agg.node.store;
+        let store = &self.agg.shared.node.store;
         if accepted.is_empty() {
             let cursor =
                 store.member_cursor(&self.id).map_err(|e| RoundError::Local(e.to_string()))?;
@@ -1065,15 +1028,15 @@ impl FollowTask {
         let mut indexed_batches = vec![(self.id.clone(), batch.start, batch.entries.clone())];
         indexed_batches
             .extend(batch.relayed.iter().map(|r| (r.member.clone(), r.start, r.entries.clone())));
-        match self.agg.node.ingest(batch).await {
+        match self.agg.shared.node.ingest(batch).await {
             Ok(_) => {
                 self.verifier = Some(verifier);
-                self.agg.ingested.send_replace(self.agg.node.store.size());
+                self.agg.shared.ingested.send_replace(self.agg.shared.node.store.size());
                 for (member, event) in revocations {
                     self.agg.reexamine(member, event).await;
                 }
                 if let Some(index) = self.agg.search() {
-                    let node = Arc::clone(&self.agg.node);
+                    let node = Arc::clone(&self.agg.shared.node);
                     let indexed = tokio::task::spawn_blocking(move || {
                         index.index_batches(&node.store, &indexed_batches)
                     })
@@ -1103,7 +1066,7 @@ impl FollowTask {
         members: Vec<Option<SignedRecord>>,
     ) -> Result<Vec<Relayed>, RoundError> {
         let mut out: Vec<Relayed> = Vec::new();
-        let direct: Vec<NodeId> = self.agg.members().into_iter().map(|m| m.id).collect();
+        let direct: Vec<NodeId> = self.agg.shared.members().into_iter().map(|m| m.id).collect();
         for (i, (own, member)) in accepted.iter().zip(members).enumerate() {
             let index = start + i as u64;
             let Some(member) = member else { continue };
@@ -1121,7 +1084,7 @@ impl FollowTask {
                     json!({"index": index, "receipt": own, "member": member}),
                 ));
             }
-            if r.member == self.agg.node.config.id || direct.contains(&r.member) {
+            if r.member == self.agg.shared.node.config.id || direct.contains(&r.member) {
                 // Followed directly (or ourselves): never relayed twice.
                 continue;
             }
@@ -1154,6 +1117,7 @@ impl FollowTask {
                 None => {
                     let cursor = self
                         .agg
+                        .shared
                         .node
                         .store
                         .member_cursor(&r.member)
@@ -1199,11 +1163,13 @@ impl FollowTask {
         }
         let member = self
             .agg
+            .shared
             .member(&self.id)
             .ok_or_else(|| RoundError::Local(format!("{} left the roster", self.id)))?;
         let mut trust = TrustStore::new();
         trust.set(member.id.clone(), member.keys.clone());
-        let signed = self.agg.client.roster(url, &trust).await.map_err(|e| self.client_error(e))?;
+        let signed =
+            self.agg.shared.client.roster(url, &trust).await.map_err(|e| self.client_error(e))?;
         let fresh =
             RosterTrust::open(signed.signed(), &trust, self.sub_roster.as_ref()).map_err(|r| {
                 self.reject(
@@ -1232,7 +1198,7 @@ impl FollowTask {
     ) -> RoundError {
         let mut evidence = json!({"index": index, "envelope": signed});
         if matches!(rejection, Rejection::Fork { .. } | Rejection::Replay { .. })
-            && let Ok(Some(stored)) = self.agg.node.store.member_entry(&self.id, index)
+            && let Ok(Some(stored)) = self.agg.shared.node.store.member_entry(&self.id, index)
         {
             evidence["stored"] = json!(stored);
         }
@@ -1254,7 +1220,7 @@ impl FollowTask {
             return;
         }
         drop(h);
-        self.agg.incident(
+        self.agg.shared.incident(
             &self.id,
             "silent",
             format!(
@@ -1266,8 +1232,8 @@ impl FollowTask {
 
     /// The member's checkpoint note with this node's cosignature line (the witness).
     fn cosign(&self, note: &str, cp: &Checkpoint) -> Result<String, RoundError> {
-        let name = checkpoint_origin(&self.agg.node.config.id);
-        let line = checkpoint::cosign(cp, &name, self.agg.node.signer(), unix_now())
+        let name = checkpoint_origin(&self.agg.shared.node.config.id);
+        let line = checkpoint::cosign(cp, &name, self.agg.shared.node.signer(), unix_now())
             .map_err(|e| RoundError::Local(format!("cosign: {e}")))?;
         checkpoint::add_signature_line(note, &line)
             .map_err(|e| RoundError::Local(format!("cosign: {e}")))
@@ -1275,7 +1241,7 @@ impl FollowTask {
 
     /// Subscribe to the member's hub when push is on and the lease is missing or ending.
     async fn ensure_push(&self, endpoints: &Endpoints) {
-        if !self.agg.node.config.aggregator.push {
+        if !self.agg.shared.node.config.aggregator.push {
             return;
         }
         let Some(hub) = &endpoints.hub else { return };
@@ -1284,7 +1250,7 @@ impl FollowTask {
             return;
         }
         let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-        let callback = format!("{}/websub/callback/{}", self.agg.node.config.url, self.id);
+        let callback = format!("{}/websub/callback/{}", self.agg.shared.node.config.url, self.id);
         if let Ok(mut s) = self.secret.lock() {
             *s = Some(secret.clone());
         }
@@ -1296,7 +1262,7 @@ impl FollowTask {
             ("hub.secret", secret),
             ("hub.lease_seconds", lease.to_string()),
         ];
-        match self.agg.client.fetcher().post_form(hub, &form).await {
+        match self.agg.shared.client.fetcher().post_form(hub, &form).await {
             Ok(status) if (200..300).contains(&status) => {
                 if let Ok(mut h) = self.health.lock() {
                     h.push_lease_until = Some(unix_now() + lease);

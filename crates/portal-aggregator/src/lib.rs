@@ -13,6 +13,7 @@ mod mirror;
 mod national;
 mod room;
 pub mod search;
+mod shared;
 
 pub use aggregate::{Aggregator, MemberError, MemberView};
 pub use national::routes;
