@@ -14,6 +14,7 @@ mod national;
 mod room;
 pub mod search;
 mod shared;
+mod shell;
 
 pub use aggregate::{Aggregator, MemberError, MemberView};
 pub use national::routes;

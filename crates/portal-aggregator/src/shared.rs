@@ -2,10 +2,11 @@
 //! restricted to the roster's origins), the signed roster, the sync slots, incident recording,
 //! ingest notifications and the national search index.
 //!
-//! `aggregate.rs` changes the roster and runs one follow task per member; both go through this
-//! struct, so the follow loop can move out of `aggregate.rs` without importing it back.
+//! `aggregate.rs` changes the roster and starts one follow task per member; `shell.rs` runs a
+//! task. Both go through this struct, so the shell needs nothing of `aggregate.rs` and the two
+//! never import each other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use portal_client::Client;
@@ -70,6 +71,11 @@ impl Shared {
     /// One member's roster entry.
     pub(crate) fn member(&self, id: &NodeId) -> Option<Member> {
         self.members().into_iter().find(|m| &m.id == id)
+    }
+
+    /// The ids of every member, the nodes followed directly.
+    pub(crate) fn direct(&self) -> BTreeSet<NodeId> {
+        self.members().into_iter().map(|m| m.id).collect()
     }
 
     /// The national search index, opened on first use (`None` if it cannot be opened: the
