@@ -17,8 +17,8 @@ use portal_store::ItemIndex;
 
 use portal_http::{ApiError, SHORT, render};
 
-use crate::room::Publisher;
 use crate::node::Node;
+use crate::room::Publisher;
 
 /// Entries read from the store at a time while scanning a log.
 pub const CHUNK: usize = 1000;

@@ -24,8 +24,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::draft::{Draft, WithdrawRequest};
-use crate::room::Publisher;
 use crate::node::{Node, PublishError};
+use crate::room::Publisher;
 
 /// Entries per feed page and per archive (archives cover log ranges of this many indices).
 pub const PAGE: u64 = 100;

@@ -25,8 +25,8 @@ use portal_proto::crypto::Signer;
 use portal_proto::ids::{Digest, Lang, NodeId};
 
 pub use config::{DataDir, NodeConfig};
-pub use room::{ExtraEndpoints, Publisher, descriptor_record};
 pub use node::{Node, PublishError, Published};
+pub use room::{ExtraEndpoints, Publisher, descriptor_record};
 
 /// What `init` created: the admin token (shown once, stored only as a hash) and the key id.
 #[derive(Debug)]

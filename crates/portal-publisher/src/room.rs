@@ -140,4 +140,3 @@ pub fn descriptor_record(node: &Node, extra: &[(&'static str, &'static str)]) ->
         time: now(),
     }
 }
-
