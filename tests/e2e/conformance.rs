@@ -3,7 +3,6 @@
 //!
 //! This reads only the committed files, never the generator: the files are the contract.
 
-
 use portal_proto::Rejection;
 use portal_proto::envelope::{self, KeyResolver, SignedRecord, TrustStore};
 use portal_proto::feed;

@@ -13,6 +13,8 @@ mod mirror;
 mod national;
 mod room;
 pub mod search;
+mod shared;
+mod shell;
 pub mod view;
 
 pub use aggregate::{Aggregator, MemberError, MemberView};
