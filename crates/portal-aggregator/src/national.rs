@@ -57,17 +57,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn no_roster() -> ApiError {
-    ApiError::not_an_aggregator()
-}
-
 async fn roster(req: HttpRequest, state: web::Data<National>) -> ApiResult {
     match state.agg().and_then(|agg| agg.roster_envelope()) {
         Some(signed) => {
             let r = render(signed.to_json().into_bytes(), None);
             Ok(state.conditional(&req, "application/json", &r, SHORT))
         }
-        None => Err(no_roster()),
+        None => Err(ApiError::not_an_aggregator()),
     }
 }
 
@@ -75,7 +71,7 @@ async fn roster(req: HttpRequest, state: web::Data<National>) -> ApiResult {
 /// federation health board reads it).
 async fn members(state: web::Data<National>) -> ApiResult {
     let Some(agg) = state.agg() else {
-        return Err(no_roster());
+        return Err(ApiError::not_an_aggregator());
     };
     let rows: Vec<_> = agg
         .health()
@@ -371,7 +367,7 @@ async fn latest(
     format: &'static str,
 ) -> ApiResult {
     if state.agg().is_none() {
-        return Err(no_roster());
+        return Err(ApiError::not_an_aggregator());
     }
     // Only the unfiltered page is kept; filtered pages are rendered per request.
     http::serve_latest(&req, &state, format, filter.is_empty(), |size| {
@@ -404,7 +400,7 @@ async fn archive(
     format: &'static str,
 ) -> ApiResult {
     if state.agg().is_none() {
-        return Err(no_roster());
+        return Err(ApiError::not_an_aggregator());
     }
     http::serve_archive(&req, &state, format, n, |end| {
         let (entries, updated) =
@@ -453,7 +449,7 @@ struct SearchParams {
 /// Vietnamese with or without diacritics; snippets are escaped HTML with `<mark>`.
 async fn search(state: web::Data<National>, q: web::Query<SearchParams>) -> ApiResult {
     let Some(agg) = state.agg() else {
-        return Err(no_roster());
+        return Err(ApiError::not_an_aggregator());
     };
     let Some(index) = agg.search() else {
         return Err(ApiError::new(ErrorCode::SearchUnavailable, "see the node's log"));

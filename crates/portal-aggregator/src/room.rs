@@ -36,12 +36,14 @@ impl National {
             .map_err(|e| MemberError::Storage(e.to_string()))?
             .is_some();
         if has_roster {
-            national.build()?;
+            national.agg_or_build()?;
         }
         Ok(national)
     }
 
-    fn build(&self) -> Result<&Arc<Aggregator>, MemberError> {
+    /// The aggregator, built now if the node has none yet (at start with a roster, or at the
+    /// first member's add); it follows the members at once if the room is started.
+    pub fn agg_or_build(&self) -> Result<&Arc<Aggregator>, MemberError> {
         if let Some(agg) = self.agg.get() {
             return Ok(agg);
         }
@@ -56,16 +58,6 @@ impl National {
     /// The aggregator, when the node has (or had) members.
     pub fn agg(&self) -> Option<&Arc<Aggregator>> {
         self.agg.get().filter(|a| a.has_roster())
-    }
-
-    /// The aggregator, built now if the node has none yet (the first member's add).
-    pub fn agg_or_build(&self) -> Result<&Arc<Aggregator>, MemberError> {
-        self.build()
-    }
-
-    /// The publisher this room reads the node through.
-    pub fn publisher(&self) -> &Arc<Publisher> {
-        &self.publisher
     }
 
     /// Follow the members (and any added later). Call once the server listens: members push

@@ -1,8 +1,6 @@
 //! The hub's HTTP interface: `POST /websub` (subscription requests, SPEC.md §10) and the
 //! operators' `GET /api/v1/admin/deliveries`.
 
-use std::sync::Arc;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use portal_http::ApiError;
 use portal_proto::api::error::ErrorCode;
@@ -11,26 +9,18 @@ use portal_publisher::Publisher;
 
 use crate::{Hub, RequestError, SubscribeForm};
 
-/// Register the hub's routes; `publisher` (for the operators' token) and `hub` are added to
-/// their app data.
-pub fn routes(cfg: &mut web::ServiceConfig, publisher: web::Data<Publisher>, hub: Arc<Hub>) {
-    let hub = web::Data::from(hub);
+/// Register the hub's routes; the [`Hub`] and the [`Publisher`] (for the operators' token)
+/// must be in the app's data.
+pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(paths::WEBSUB)
-            .app_data(hub.clone())
-            .app_data(publisher.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
                 let resp: HttpResponse = ApiError::invalid_request(e.to_string()).into();
                 actix_web::error::InternalError::from_response(e, resp).into()
             }))
             .route(web::post().to(websub)),
     )
-    .service(
-        web::resource(paths::ADMIN_DELIVERIES)
-            .app_data(hub)
-            .app_data(publisher)
-            .route(web::get().to(admin_deliveries)),
-    );
+    .route(paths::ADMIN_DELIVERIES, web::get().to(admin_deliveries));
 }
 
 async fn websub(

@@ -9,7 +9,7 @@
 //! inbox, the outbox of alerts) join here the same way.
 #![deny(missing_docs)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
@@ -33,17 +33,18 @@ impl Rooms {
     /// CLI token).
     pub fn new(node: Arc<Node>, extra_tokens: &[String]) -> std::io::Result<Rooms> {
         // The descriptor declares the aggregator's endpoints once the node has members; the
-        // publisher asks the aggregator's room, built after it, through this slot.
-        let slot: Arc<OnceLock<Arc<National>>> = Arc::new(OnceLock::new());
+        // publisher asks the aggregator's room, built after it, through this slot. The slot is
+        // weak: the room holds the publisher, so a strong one would keep both (and the node's
+        // store) alive for ever.
+        let slot: Arc<OnceLock<Weak<National>>> = Arc::new(OnceLock::new());
         let national_slot = Arc::clone(&slot);
-        let publisher = Arc::new(Publisher::new(
-            Arc::clone(&node),
-            extra_tokens,
-            Box::new(move || national_slot.get().is_some_and(|n| n.agg().is_some())),
-        ));
+        let is_aggregator =
+            move || national_slot.get().and_then(Weak::upgrade).is_some_and(|n| n.agg().is_some());
+        let publisher =
+            Arc::new(Publisher::new(Arc::clone(&node), extra_tokens, Box::new(is_aggregator)));
         let national =
             Arc::new(National::new(Arc::clone(&publisher)).map_err(std::io::Error::other)?);
-        let _ = slot.set(Arc::clone(&national));
+        let _ = slot.set(Arc::downgrade(&national));
         let hub = Hub::new(node);
         Ok(Rooms { publisher, hub, national })
     }
@@ -52,16 +53,14 @@ impl Rooms {
 /// Register every room's routes on an actix `App`.
 pub fn app(cfg: &mut web::ServiceConfig, rooms: &Rooms) {
     let config = &rooms.publisher.node.config;
-    let publisher = web::Data::from(Arc::clone(&rooms.publisher));
-    let national = web::Data::from(Arc::clone(&rooms.national));
-    cfg.app_data(publisher.clone())
-        .app_data(national)
+    cfg.app_data(web::Data::from(Arc::clone(&rooms.publisher)))
+        .app_data(web::Data::from(Arc::clone(&rooms.national)))
         .app_data(web::Data::from(Arc::clone(&rooms.hub)))
         .route(portal_proto::api::paths::METRICS, web::get().to(metrics));
     portal_publisher::http::routes(cfg, config.max_draft_bytes, config.max_attachment_bytes);
     portal_aggregator::routes(cfg);
     portal_web::routes(cfg);
-    portal_hub::routes(cfg, publisher, Arc::clone(&rooms.hub));
+    portal_hub::routes(cfg);
 }
 
 /// `GET /metrics`: the node's, the hub's and the aggregator's counters (Prometheus text).
