@@ -25,7 +25,6 @@ use portal_proto::error::Rejection;
 use portal_proto::ids::NodeId;
 use portal_proto::merkle::Hash;
 use portal_proto::record::{Descriptor, KeyEvent, KeyGrant, Member};
-use portal_publisher::node::{Ingest, Relayed};
 use reqwest::Url;
 use serde_json::json;
 use tokio::sync::{Notify, watch};
@@ -374,7 +373,7 @@ impl FollowTask {
         indexed
             .extend(batch.relayed.iter().map(|r| (r.member.clone(), r.start, r.entries.clone())));
         let node = &self.shared.node;
-        node.ingest(to_ingest(batch)).await.map_err(|e| e.to_string())?;
+        node.ingest(batch).await.map_err(|e| e.to_string())?;
         self.shared.ingested.send_replace(node.store.size());
         if let Some(index) = self.shared.search() {
             let node = Arc::clone(node);
@@ -502,25 +501,5 @@ fn page(p: LogPage, members: Option<Vec<Option<SignedRecord>>>) -> Page {
         entries: p.entries.into_iter().map(|(_, s)| s).collect(),
         checkpoint: p.checkpoint,
         members,
-    }
-}
-
-/// The sequencer's ingest job for a follower's batch (the same fields).
-fn to_ingest(batch: Batch) -> Ingest {
-    let relayed = batch.relayed.into_iter().map(|r| Relayed {
-        member: r.member,
-        start: r.start,
-        entries: r.entries,
-        checkpoints: r.checkpoints,
-    });
-    Ingest {
-        member: batch.member,
-        start: batch.start,
-        entries: batch.entries,
-        checkpoint: batch.checkpoint,
-        cosigned: batch.cosigned,
-        size: batch.size,
-        root: batch.root,
-        relayed: relayed.collect(),
     }
 }

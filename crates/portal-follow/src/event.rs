@@ -13,6 +13,7 @@ use portal_proto::Rejection;
 use portal_proto::checkpoint::Checkpoint;
 use portal_proto::envelope::{SignedRecord, Verified};
 use portal_proto::ids::NodeId;
+pub use portal_proto::ingest::{Batch, Relayed};
 use portal_proto::merkle::Hash;
 use portal_proto::record::{Descriptor, KeyEvent, KeyGrant, Member};
 use serde::{Deserialize, Serialize};
@@ -323,40 +324,6 @@ impl FetchFailure {
             FailureReason::Local => "local",
         }
     }
-}
-
-/// A member's newly verified entries, for the shell to ingest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Batch {
-    /// The member.
-    pub member: NodeId,
-    /// Member log index of the first entry (the stored size).
-    pub start: u64,
-    /// The entries, verified, in member log order.
-    pub entries: Vec<SignedRecord>,
-    /// The member checkpoint they were verified against.
-    pub checkpoint: String,
-    /// That checkpoint with this aggregator's cosignature.
-    pub cosigned: String,
-    /// The checkpoint's tree size.
-    pub size: u64,
-    /// The checkpoint's root hash.
-    pub root: Hash,
-    /// Records of the member's own members, relayed through its national log.
-    pub relayed: Vec<Relayed>,
-}
-
-/// One relayed node's records, continuing what is stored of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Relayed {
-    /// The originating node.
-    pub member: NodeId,
-    /// Its log index of the first record (its stored size).
-    pub start: u64,
-    /// The records, in the originating log's order, each verified under its origin's key.
-    pub entries: Vec<SignedRecord>,
-    /// For each record, the checkpoint (size, root) the relaying member's receipt names.
-    pub checkpoints: Vec<(u64, Hash)>,
 }
 
 /// An incident to record.

@@ -234,13 +234,7 @@ impl Bundle {
     /// is [`BUNDLE_TYPE`] and whose shape is that of SPEC.md §11.4 (`malformed`), `version` 1
     /// (`unsupported-version`). Nothing is verified yet: see [`Bundle::verify`].
     pub fn from_slice(bytes: &[u8]) -> Result<Bundle, Rejection> {
-        if bytes.len() > MAX_BUNDLE_BYTES {
-            return Err(Rejection::TooLarge {
-                limit: MAX_BUNDLE_BYTES,
-                actual: bytes.len(),
-                unit: "bytes",
-            });
-        }
+        Rejection::check_size(bytes.len(), MAX_BUNDLE_BYTES, "bytes")?;
         let malformed = |m: String| Rejection::Malformed(format!("bundle: {m}"));
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| malformed(format!("not JSON: {e}")))?;

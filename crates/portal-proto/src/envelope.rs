@@ -254,13 +254,7 @@ pub fn sign<R: RecordBody>(record: &R, signer: &Signer) -> Result<SignedRecord, 
 /// Parse and check a record without its signature: size, canonical form, schema and field
 /// rules. Used by [`open`], and by editors' tools to explain a refusal before signing.
 pub fn parse_record(bytes: &[u8]) -> Result<Record, Rejection> {
-    if bytes.len() > MAX_RECORD_BYTES {
-        return Err(Rejection::TooLarge {
-            limit: MAX_RECORD_BYTES,
-            actual: bytes.len(),
-            unit: "bytes",
-        });
-    }
+    Rejection::check_size(bytes.len(), MAX_RECORD_BYTES, "bytes")?;
     // One pass both checks the canonical form and finds the type, so the typed parse is the
     // only other pass over the bytes (this is the hot path of every verification).
     let canonical = jcs::check_canonical_member(bytes, MAX_RECORD_BYTES, "type").map_err(|e| {

@@ -135,6 +135,15 @@ fn join_fields(errors: &[FieldError]) -> String {
 }
 
 impl Rejection {
+    /// `too-large` when `actual` exceeds `limit`, both counted in `unit` (`bytes`, `entries`
+    /// or `elements`): the first check of every document decoder.
+    pub fn check_size(actual: usize, limit: usize, unit: &'static str) -> Result<(), Rejection> {
+        if actual > limit {
+            return Err(Rejection::TooLarge { limit, actual, unit });
+        }
+        Ok(())
+    }
+
     /// The stable machine-readable code (SPEC.md §11).
     pub fn code(&self) -> &'static str {
         match self {

@@ -183,7 +183,8 @@ impl Digest {
     pub fn to_bytes(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
         for (i, pair) in self.0.as_bytes().chunks_exact(2).enumerate() {
-            out[i] = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
+            let digit = |c| hex_digit(c).unwrap_or(0);
+            out[i] = (digit(pair[0]) << 4) | digit(pair[1]);
         }
         out
     }
@@ -200,11 +201,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn hex_value(c: u8) -> u8 {
+/// The value of one hex digit, either case.
+pub(crate) fn hex_digit(c: u8) -> Option<u8> {
     match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => 0,
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     }
 }
 

@@ -15,6 +15,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use crate::ids::hex_digit;
 use serde::ser::{self, Serialize};
 
 /// Maximum nesting depth of arrays and objects: the 65th nested `[` or `{` is an error.
@@ -265,7 +266,7 @@ impl Iterator for CanonicalChars<'_> {
                 b'r' => (0x0D, 2),
                 b'u' => {
                     let h = |k: usize| {
-                        u32::from(hex_val(self.s.get(k).copied().unwrap_or(0)).unwrap_or(0))
+                        u32::from(hex_digit(self.s.get(k).copied().unwrap_or(0)).unwrap_or(0))
                     };
                     let i = self.i;
                     ((h(i + 2) << 12) | (h(i + 3) << 8) | (h(i + 4) << 4) | h(i + 5), 6)
@@ -290,15 +291,6 @@ impl Iterator for CanonicalChars<'_> {
         };
         self.i += len;
         Some(utf16_rank(cp))
-    }
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 
@@ -474,7 +466,7 @@ impl Parser<'_> {
         for k in 0..4 {
             match self.src.get(at + k) {
                 None => return Err(parse_err(at + k, ParseErrorKind::UnexpectedEnd)),
-                Some(&b) => match hex_val(b) {
+                Some(&b) => match hex_digit(b) {
                     Some(h) => v = (v << 4) | u32::from(h),
                     None => return Err(parse_err(at + k, ParseErrorKind::InvalidEscape)),
                 },
@@ -963,7 +955,7 @@ impl Checker<'_> {
                             // without a short form is canonical.
                             let ok = match self.src.get(self.pos + 2..self.pos + 6) {
                                 Some(&[b'0', b'0', h, l]) => {
-                                    let v = match (h, hex_val(l)) {
+                                    let v = match (h, hex_digit(l)) {
                                         (b'0', Some(v)) => v,
                                         (b'1', Some(v)) => 16 + v,
                                         _ => 0xFF,
@@ -1083,6 +1075,15 @@ fn wrap_variant(variant: Option<&'static str>, v: Value) -> Value {
     }
 }
 
+/// A serializer's integer methods (`serialize_i8: i8, …`), each mapping its value through `f`.
+macro_rules! integers {
+    ($ok:ty, $f:expr; $($method:ident: $t:ty),* $(,)?) => {$(
+        fn $method(self, v: $t) -> Result<$ok, JcsError> {
+            ($f)(v)
+        }
+    )*};
+}
+
 impl ser::Serializer for ValueSerializer {
     type Ok = Value;
     type Error = JcsError;
@@ -1097,32 +1098,18 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_bool(self, v: bool) -> Result<Value, JcsError> {
         Ok(Value::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Value, JcsError> {
-        int_value(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value, JcsError> {
-        int_value(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value, JcsError> {
-        int_value(v.into())
-    }
-    fn serialize_i64(self, v: i64) -> Result<Value, JcsError> {
-        int_value(v.into())
-    }
+    integers!(Value, |v| int_value(i128::from(v));
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+    );
     fn serialize_i128(self, v: i128) -> Result<Value, JcsError> {
         int_value(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<Value, JcsError> {
-        int_value(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value, JcsError> {
-        int_value(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value, JcsError> {
-        int_value(v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result<Value, JcsError> {
-        int_value(v.into())
     }
     fn serialize_u128(self, v: u128) -> Result<Value, JcsError> {
         match i128::try_from(v) {
@@ -1234,49 +1221,28 @@ impl SeqSer {
     }
 }
 
-impl ser::SerializeSeq for SeqSer {
-    type Ok = Value;
-    type Error = JcsError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JcsError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, JcsError> {
-        Ok(self.finish())
-    }
+/// `SeqSer` serves every sequence-shaped compound alike: its elements become an array.
+macro_rules! seq_like {
+    ($($trait:ident :: $method:ident),* $(,)?) => {$(
+        impl ser::$trait for SeqSer {
+            type Ok = Value;
+            type Error = JcsError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JcsError> {
+                self.push(value)
+            }
+            fn end(self) -> Result<Value, JcsError> {
+                Ok(self.finish())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for SeqSer {
-    type Ok = Value;
-    type Error = JcsError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JcsError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, JcsError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleStruct for SeqSer {
-    type Ok = Value;
-    type Error = JcsError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JcsError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, JcsError> {
-        Ok(self.finish())
-    }
-}
-
-impl ser::SerializeTupleVariant for SeqSer {
-    type Ok = Value;
-    type Error = JcsError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JcsError> {
-        self.push(value)
-    }
-    fn end(self) -> Result<Value, JcsError> {
-        Ok(self.finish())
-    }
-}
+seq_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl MapSer {
     fn field<T: Serialize + ?Sized>(&mut self, key: String, value: &T) -> Result<(), JcsError> {
@@ -1308,35 +1274,27 @@ impl ser::SerializeMap for MapSer {
     }
 }
 
-impl ser::SerializeStruct for MapSer {
-    type Ok = Value;
-    type Error = JcsError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), JcsError> {
-        self.field(key.to_owned(), value)
-    }
-    fn end(self) -> Result<Value, JcsError> {
-        self.finish()
-    }
+/// `MapSer` serves both struct-shaped compounds alike: each field becomes a member.
+macro_rules! struct_like {
+    ($($trait:ident),* $(,)?) => {$(
+        impl ser::$trait for MapSer {
+            type Ok = Value;
+            type Error = JcsError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), JcsError> {
+                self.field(key.to_owned(), value)
+            }
+            fn end(self) -> Result<Value, JcsError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for MapSer {
-    type Ok = Value;
-    type Error = JcsError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), JcsError> {
-        self.field(key.to_owned(), value)
-    }
-    fn end(self) -> Result<Value, JcsError> {
-        self.finish()
-    }
-}
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 /// Serialises map keys: strings, chars, unit variants and integers (as their
 /// decimal text, like serde_json); anything else is [`JcsError::NonStringKey`].
@@ -1374,36 +1332,18 @@ impl ser::Serializer for KeySerializer {
     ) -> Result<String, JcsError> {
         value.serialize(self)
     }
-    fn serialize_i8(self, v: i8) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i128(self, v: i128) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u128(self, v: u128) -> Result<String, JcsError> {
-        Ok(v.to_string())
-    }
+    integers!(String, |v| Ok(ToString::to_string(&v));
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+    );
     fn serialize_bool(self, _v: bool) -> Result<String, JcsError> {
         Err(JcsError::NonStringKey)
     }

@@ -4,7 +4,8 @@
 //! ([`record`]), RFC 8785 canonical JSON ([`jcs`]), Ed25519 with the IPSP strict policy
 //! ([`crypto`]), the signed envelope and its one verification path ([`envelope`]), the
 //! RFC 6962 Merkle tree ([`merkle`]), C2SP checkpoints ([`checkpoint`]), the Atom and JSON
-//! Feed encodings ([`feed`]), the log verifier state machine ([`verifier`]) and the HTTP
+//! Feed encodings ([`feed`]), the log verifier state machine ([`verifier`]), the verified batch
+//! a follower hands to the sequencer ([`ingest`]) and the HTTP
 //! interface's JSON bodies, paths and error codes ([`api`]).
 //!
 //! # Architecture invariant
@@ -60,6 +61,7 @@ pub mod error;
 pub mod feed;
 pub mod html;
 pub mod ids;
+pub mod ingest;
 pub mod jcs;
 pub mod limits;
 pub mod merkle;

@@ -26,6 +26,7 @@ use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
 
 use crate::crypto::{KeyId, PublicKey, Signer, decode_base64, encode_base64};
+use crate::ids::hex_digit;
 
 /// The RFC 9421 signature label of the IPSP profile.
 pub const LABEL: &str = "ipsp";
@@ -157,20 +158,12 @@ pub fn verify_hub_signature(
 
 /// Decodes exactly 64 hex digits (either case) into 32 bytes.
 fn decode_hex_32(hex: &[u8]) -> Option<[u8; 32]> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
     if hex.len() != 64 {
         return None;
     }
     let mut out = [0u8; 32];
     for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        *o = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
     }
     Some(out)
 }

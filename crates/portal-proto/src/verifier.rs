@@ -505,13 +505,7 @@ pub fn open_checkpoint_note(
     origin: &NodeId,
     grants: &[KeyGrant],
 ) -> Result<Checkpoint, Rejection> {
-    if note.len() > checkpoint::MAX_NOTE_BYTES {
-        return Err(Rejection::TooLarge {
-            limit: checkpoint::MAX_NOTE_BYTES,
-            actual: note.len(),
-            unit: "bytes",
-        });
-    }
+    Rejection::check_size(note.len(), checkpoint::MAX_NOTE_BYTES, "bytes")?;
     let malformed =
         |e: checkpoint::CheckpointError| Rejection::Malformed(format!("checkpoint: {e}"));
     let parsed = checkpoint::SignedNote::parse(note).map_err(malformed)?;

@@ -20,7 +20,6 @@ use portal_proto::checkpoint::{Checkpoint, sign_checkpoint};
 use portal_proto::crypto::Signer;
 use portal_proto::crypto::encode_base64;
 use portal_proto::envelope::{self, SignedRecord};
-use portal_proto::ids::NodeId;
 use portal_proto::ids::{Digest, ItemId};
 use portal_proto::record::{
     CheckpointRef, FieldError, ItemVersion, KeyGrant, Receipt, Record, RecordType, Validate,
@@ -69,49 +68,13 @@ type Reply = oneshot::Sender<Result<Published, PublishError>>;
 type IngestReply = oneshot::Sender<Result<u64, PublishError>>;
 
 /// A member's newly verified log entries, for an aggregator to acknowledge with receipts in
-/// its own log and store (see [`Node::ingest`]).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ingest {
-    /// The member.
-    pub member: NodeId,
-    /// Member log index of the first record (the stored cursor).
-    pub start: u64,
-    /// The records, verified, in member log order.
-    pub entries: Vec<SignedRecord>,
-    /// The member checkpoint they were verified against (size > every index).
-    pub checkpoint: String,
-    /// That checkpoint with this node's cosignature.
-    pub cosigned: String,
-    /// The checkpoint's tree size and root, for the receipts.
-    pub size: u64,
-    /// Root hash of that checkpoint.
-    pub root: [u8; 32],
-    /// Records of the member's own members, relayed through its national log (the member is
-    /// itself an aggregator): each already verified against its origin's key and bound to the
-    /// member's receipt for it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub relayed: Vec<Relayed>,
-}
-
-/// One sub-member's records relayed by an aggregating member, continuing what is stored.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Relayed {
-    /// The originating node.
-    pub member: NodeId,
-    /// Its log index of the first record (the stored cursor).
-    pub start: u64,
-    /// The records, in the originating log's order.
-    pub entries: Vec<SignedRecord>,
-    /// For each record, the checkpoint (size, root) the relaying member's receipt names.
-    pub checkpoints: Vec<(u64, [u8; 32])>,
-}
+/// its own log and store (see [`Node::ingest`]); the follower builds it.
+pub use portal_proto::ingest::{Batch, Relayed};
 
 enum Job {
     Publish(Box<Draft>, Reply),
     Withdraw(ItemId, WithdrawRequest, Reply),
-    Ingest(Box<Ingest>, IngestReply),
+    Ingest(Box<Batch>, IngestReply),
     Heartbeat,
 }
 
@@ -131,7 +94,7 @@ struct Journal {
     entries: Vec<SignedRecord>,
     /// Member records acknowledged by receipts among `entries` (an aggregator's ingest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    ingested: Vec<Ingest>,
+    ingested: Vec<Batch>,
 }
 
 /// A running node's shared state.
@@ -351,7 +314,7 @@ impl Node {
     /// Acknowledge a member's verified entries: sign a receipt for each in this node's log
     /// and store them with the member's new cursor, atomically. Resolves with the log index of
     /// the first receipt once durable.
-    pub async fn ingest(&self, batch: Ingest) -> Result<u64, PublishError> {
+    pub async fn ingest(&self, batch: Batch) -> Result<u64, PublishError> {
         let (tx, rx) = oneshot::channel();
         self.submit(Job::Ingest(Box::new(batch), tx))?;
         rx.await.map_err(|_| PublishError::Storage("the writer stopped".into()))?
@@ -388,7 +351,7 @@ impl Node {
         let time = now();
         let mut heartbeat = false;
         let mut accepted: Vec<Accepted> = Vec::new();
-        let mut ingested: Vec<(Ingest, IngestReply, u64)> = Vec::new();
+        let mut ingested: Vec<(Batch, IngestReply, u64)> = Vec::new();
         // Item heads as they stand within this batch.
         let mut heads: BTreeMap<ItemId, (u64, Digest, bool, Timestamp)> = BTreeMap::new();
         for job in jobs {
@@ -399,7 +362,7 @@ impl Node {
                     continue;
                 }
                 Job::Ingest(batch, reply) => {
-                    let members = |b: &Ingest| {
+                    let members = |b: &Batch| {
                         std::iter::once(b.member.clone())
                             .chain(b.relayed.iter().map(|r| r.member.clone()))
                             .collect::<Vec<_>>()
@@ -446,7 +409,7 @@ impl Node {
         if accepted.is_empty() && !heartbeat {
             return;
         }
-        let batches: Vec<Ingest>;
+        let batches: Vec<Batch>;
         let replies: Vec<(IngestReply, u64)>;
         (batches, replies) = ingested.into_iter().map(|(b, r, i)| (b, (r, i))).unzip();
         let result = self.persist(start, &accepted, batches);
@@ -474,7 +437,7 @@ impl Node {
     /// Receipts (SPEC.md §4.6) for a member batch, from log index `index` on.
     fn build_receipts(
         &self,
-        batch: &Ingest,
+        batch: &Batch,
         index: u64,
         time: Timestamp,
     ) -> Result<Vec<Accepted>, PublishError> {
@@ -519,7 +482,7 @@ impl Node {
         &self,
         start: u64,
         accepted: &[Accepted],
-        ingested: Vec<Ingest>,
+        ingested: Vec<Batch>,
     ) -> Result<(), String> {
         let mut tree = self.store.frontier().map_err(|e| e.to_string())?;
         for a in accepted {
@@ -682,7 +645,7 @@ impl Node {
 /// The parsed records of each ingest batch and of its relayed batches, in the order
 /// [`member_batches`] lists them (the store keeps the member item index from them).
 fn parse_ingested(
-    ingested: &[Ingest],
+    ingested: &[Batch],
 ) -> Result<Vec<Vec<(Record, SignedRecord)>>, portal_proto::error::Rejection> {
     let parse = |entries: &[SignedRecord]| {
         entries
@@ -701,7 +664,7 @@ fn parse_ingested(
 }
 
 fn member_batches<'a>(
-    ingested: &'a [Ingest],
+    ingested: &'a [Batch],
     parsed: &'a [Vec<(Record, SignedRecord)>],
 ) -> Vec<MemberBatch<'a>> {
     let mut parsed = parsed.iter();

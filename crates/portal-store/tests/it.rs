@@ -2,11 +2,12 @@
 
 use portal_proto::crypto::Signer;
 use portal_proto::envelope::{self, SignedRecord};
-use portal_proto::ids::{ItemId, Lang, NodeId};
+use portal_proto::ids::{ItemId, NodeId};
 use portal_proto::merkle;
 use portal_proto::record::*;
 use portal_proto::time::Timestamp;
 use portal_store::{Append, Store, StoreError};
+use portal_tests::fixtures;
 
 /// Open the store in `dir`. sled releases its file lock from a background thread shortly
 /// after the last handle of a closed store is dropped, so a reopen in the same process may
@@ -26,28 +27,13 @@ fn open(dir: &std::path::Path) -> Store {
 fn item(index: u64, id: u8, version: u64, prev: Option<&SignedRecord>) -> (Record, SignedRecord) {
     let t = Timestamp::from_unix(1_795_856_400 + index).unwrap();
     let record = ItemVersion {
-        ipsp: 1,
-        record_type: RecordType::Item,
-        origin: NodeId::new("bo-y-te").unwrap(),
-        log_index: index,
-        id: ItemId::from_random([id; 16]),
         version,
         prev: prev.map(SignedRecord::digest),
         update: prev
             .map(|_| Update {
                 update_type: UpdateType::Minor, note: "Sửa lỗi chính tả".into()
             }),
-        kind: ItemKind::News,
-        language: Lang::new("vi").unwrap(),
-        title: format!("Tin số {index}"),
-        summary: String::new(),
-        content_html: "<p>Nội dung</p>".into(),
-        translations: Default::default(),
-        categories: vec![],
-        attachments: vec![],
-        legal: None,
-        published: t,
-        updated: t,
+        ..fixtures::item(fixtures::node("bo-y-te"), index, ItemId::from_random([id; 16]), t)
     };
     let signed = envelope::sign(&record, &Signer::from_seed([1; 32])).unwrap();
     (Record::Item(record), signed)

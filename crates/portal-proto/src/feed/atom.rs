@@ -236,13 +236,7 @@ fn tombstone(signed: &SignedRecord, w: &Withdrawal) -> Result<Extension, FeedErr
 /// recognised by their prefixes `ipsp`, `at` and `fh`, which must be bound to their namespaces
 /// on the feed element (as [`encode_atom`] writes them).
 pub fn decode_atom(bytes: &[u8]) -> Result<DecodedFeed, Rejection> {
-    if bytes.len() > MAX_FEED_BYTES {
-        return Err(Rejection::TooLarge {
-            limit: MAX_FEED_BYTES,
-            actual: bytes.len(),
-            unit: "bytes",
-        });
-    }
+    Rejection::check_size(bytes.len(), MAX_FEED_BYTES, "bytes")?;
     if contains_ignore_case(bytes, b"<!doctype") || contains_ignore_case(bytes, b"<!entity") {
         return Err(Rejection::Doctype);
     }
@@ -526,13 +520,7 @@ fn scan(doc: &str) -> Result<Scan, Rejection> {
                 return Err(malformed(i, "element after the root element"));
             }
             elements += 1;
-            if elements > MAX_ELEMENTS {
-                return Err(Rejection::TooLarge {
-                    limit: MAX_ELEMENTS,
-                    actual: elements,
-                    unit: "elements",
-                });
-            }
+            Rejection::check_size(elements, MAX_ELEMENTS, "elements")?;
             match stack.len() {
                 0 => {
                     out.root_name = name.to_owned();

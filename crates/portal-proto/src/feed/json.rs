@@ -263,23 +263,11 @@ impl<'de> Deserialize<'de> for Items {
 /// is not RFC 3339 in whole seconds between 1970 and 9999 (`malformed`). Unknown fields
 /// elsewhere are ignored.
 pub fn decode_json(bytes: &[u8]) -> Result<DecodedFeed, Rejection> {
-    if bytes.len() > MAX_FEED_BYTES {
-        return Err(Rejection::TooLarge {
-            limit: MAX_FEED_BYTES,
-            actual: bytes.len(),
-            unit: "bytes",
-        });
-    }
+    Rejection::check_size(bytes.len(), MAX_FEED_BYTES, "bytes")?;
     check_depth(bytes)?;
     let feed: FeedIn<'_> = serde_json::from_slice(bytes)
         .map_err(|e| Rejection::Malformed(format!("json feed: {e}")))?;
-    if feed.items.total > MAX_PAGE_ENTRIES {
-        return Err(Rejection::TooLarge {
-            limit: MAX_PAGE_ENTRIES,
-            actual: feed.items.total,
-            unit: "entries",
-        });
-    }
+    Rejection::check_size(feed.items.total, MAX_PAGE_ENTRIES, "entries")?;
     if !matches!(
         feed.version.as_str(),
         "https://jsonfeed.org/version/1.1" | "https://jsonfeed.org/version/1"
