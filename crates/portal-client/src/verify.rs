@@ -75,14 +75,13 @@
 use std::collections::BTreeSet;
 
 use portal_proto::api::items::ItemHistory;
-use portal_proto::checkpoint::{Checkpoint, SignedNote};
 use portal_proto::envelope::{self, KeyResolver, SignedRecord, TrustStore, Verified};
 use portal_proto::feed::{self, DecodedFeed};
 use portal_proto::ids::NodeId;
 use portal_proto::merkle::{self, Hash};
 use portal_proto::record::{Descriptor, KeyGrant, Record, RecordType};
 use portal_proto::time::Timestamp;
-use portal_proto::verifier::{LogVerifier, VerifiedCheckpoint};
+use portal_proto::verifier::{CheckpointPlan, LogVerifier, PageMismatch, VerifiedCheckpoint};
 use portal_proto::{Rejection, limits};
 use reqwest::Url;
 
@@ -466,11 +465,6 @@ impl Client {
         note: &str,
         now: Timestamp,
     ) -> Result<VerifiedCheckpoint, CheckpointFailure> {
-        if let Some(latest) = verifier.latest_checkpoint()
-            && latest.note == note
-        {
-            return Ok(latest.clone());
-        }
         let refused = |rejection: Rejection, previous, proof| CheckpointFailure::Rejected {
             rejection,
             note: note.to_owned(),
@@ -478,25 +472,15 @@ impl Client {
             proof,
         };
         let previous = verifier.latest_checkpoint().map(|c| c.note.clone());
-        let claimed = SignedNote::parse(note)
-            .ok()
-            .and_then(|n| Checkpoint::parse_body(&n.text).ok())
-            .ok_or_else(|| {
-                refused(
-                    Rejection::Malformed("the checkpoint is not a signed note".into()),
-                    previous.clone(),
-                    None,
-                )
-            })?;
-        let base = verifier.proof_base();
-        let proof = if claimed.size > verifier.next_index() && base > 0 && base < claimed.size {
-            Some(
-                self.consistency_proof(consistency_url, base, claimed.size)
+        let proof = match verifier.plan_checkpoint(note) {
+            Ok(CheckpointPlan::Accepted(latest)) => return Ok(latest),
+            Ok(CheckpointPlan::Push) => None,
+            Ok(CheckpointPlan::Proof { from, to }) => Some(
+                self.consistency_proof(consistency_url, from, to)
                     .await
                     .map_err(CheckpointFailure::Fetch)?,
-            )
-        } else {
-            None
+            ),
+            Err(rejection) => return Err(refused(rejection, previous, None)),
         };
         verifier
             .push_checkpoint(note, now, proof.as_deref())
@@ -519,16 +503,15 @@ impl Client {
         now: Timestamp,
     ) -> (LogVerifier, Result<VerifiedPage, PageFailure>) {
         let start = verifier.next_index();
-        if &page.origin != verifier.origin() {
-            return (verifier, Err(PageFailure::WrongOrigin { got: page.origin }));
-        }
-        if page.size < start {
-            let failure = PageFailure::Shrunk {
-                verified: start,
-                served: page.size,
-                checkpoint: page.checkpoint,
-            };
-            return (verifier, Err(failure));
+        match verifier.check_page(&page.origin, page.size) {
+            Ok(()) => {}
+            Err(PageMismatch::WrongOrigin { got }) => {
+                return (verifier, Err(PageFailure::WrongOrigin { got }));
+            }
+            Err(PageMismatch::Shrunk { verified, served }) => {
+                let checkpoint = page.checkpoint;
+                return (verifier, Err(PageFailure::Shrunk { verified, served, checkpoint }));
+            }
         }
         let more = !page.is_up_to_date();
         let size = page.size;
@@ -547,16 +530,6 @@ impl Client {
             };
         if let Some(rejected) = rejected {
             return (verifier, Err(PageFailure::Entry { accepted, rejected }));
-        }
-        if note.is_empty() {
-            // Only an empty page of an empty log has no checkpoint (checked by `log_page`).
-            let failure = CheckpointFailure::Rejected {
-                rejection: Rejection::Malformed("the node has no checkpoint yet".into()),
-                note: String::new(),
-                previous: None,
-                proof: None,
-            };
-            return (verifier, Err(PageFailure::Checkpoint { accepted, failure }));
         }
         match self.verify_checkpoint(&mut verifier, consistency_url, &note, now).await {
             Ok(checkpoint) => {

@@ -1,20 +1,21 @@
 //! Verifying a fetched page with the follower's own [`LogVerifier`]: its origin, no shrinking,
 //! every entry in order, then its checkpoint (with a consistency proof when it is ahead of the
-//! entries). This is the pure part of `portal_client::Client::verify_page`, with the same
-//! checks in the same order; the shell only fetches the proof's bytes.
+//! entries). The rules themselves are `LogVerifier::check_page`, `push_many` and
+//! `plan_checkpoint`, which `portal_client::Client::verify_page` (and so `portal verify`)
+//! calls in the same order; here they become incidents, and the shell only fetches the proof.
 //!
 //! [`LogVerifier`]: portal_proto::verifier::LogVerifier
 
 use std::time::Duration;
 
 use portal_proto::Rejection;
-use portal_proto::checkpoint::{self, Checkpoint, CheckpointError, SignedNote};
+use portal_proto::checkpoint::{self, Checkpoint, CheckpointError};
 use portal_proto::crypto::{Signer, encode_base64};
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::ids::NodeId;
 use portal_proto::merkle::Hash;
 use portal_proto::record::{KeyEvent, KeyEventKind, Record};
-use portal_proto::verifier::{VerifiedCheckpoint, checkpoint_origin};
+use portal_proto::verifier::{CheckpointPlan, PageMismatch, VerifiedCheckpoint, checkpoint_origin};
 use serde_json::json;
 
 use crate::event::{Action, Batch, Page, Relayed};
@@ -40,17 +41,20 @@ impl Follower {
         self.health.member_size = page.size;
         let log = self.endpoints.as_ref().map_or_else(String::new, |k| k.endpoints.log.clone());
         let start = self.verifier.next_index();
-        if &page.origin != self.verifier.origin() {
-            let message = format!("the log at {log} is of {}", page.origin);
-            return Err(self.reject("wrong-origin", message, json!({"url": log})));
-        }
-        if page.size < start {
-            let served = page.size;
-            let evidence = json!({"url": log, "stored": start, "served": served,
-                                  "checkpoint": page.checkpoint});
-            let message =
-                format!("the log shrank: {start} entries verified, the member now has {served}");
-            return Err(self.reject("rollback", message, evidence));
+        match self.verifier.check_page(&page.origin, page.size) {
+            Ok(()) => {}
+            Err(PageMismatch::WrongOrigin { got }) => {
+                let message = format!("the log at {log} is of {got}");
+                return Err(self.reject("wrong-origin", message, json!({"url": log})));
+            }
+            Err(PageMismatch::Shrunk { verified, served }) => {
+                let evidence = json!({"url": log, "stored": verified, "served": served,
+                                      "checkpoint": page.checkpoint});
+                let message = format!(
+                    "the log shrank: {verified} entries verified, the member now has {served}"
+                );
+                return Err(self.reject("rollback", message, evidence));
+            }
         }
         let more = page.start + (page.entries.len() as u64) < page.size;
         // From here on the verifier moves past what is stored: a failure rebuilds it.
@@ -61,11 +65,6 @@ impl Follower {
         if let Some((position, rejection)) = rejected {
             let index = page.start + position as u64;
             return Err(self.entry_rejected(index, &page.entries[position], &rejection));
-        }
-        if page.checkpoint.is_empty() {
-            // Only an empty page of an empty log has no checkpoint.
-            let rejection = Rejection::Malformed("the node has no checkpoint yet".into());
-            return Err(self.checkpoint_rejected(&rejection, "", None, None));
         }
         let pending = Pending {
             start,
@@ -80,33 +79,25 @@ impl Follower {
         self.check_checkpoint(now, pending)
     }
 
-    /// A note identical to the latest accepted one is accepted as is; one ahead of the
-    /// verified entries needs a consistency proof from `proof_base()` first.
+    /// The checkpoint's next step is [`LogVerifier::plan_checkpoint`]'s: accepted as it is,
+    /// pushed, or first a consistency proof.
     fn check_checkpoint(&mut self, now: Duration, pending: Pending) -> Flow {
-        if let Some(latest) = self.verifier.latest_checkpoint()
-            && latest.note == pending.note
-        {
-            let latest = latest.clone();
-            return self.checkpoint_accepted(now, pending, latest);
+        match self.verifier.plan_checkpoint(&pending.note) {
+            Ok(CheckpointPlan::Accepted(latest)) => self.checkpoint_accepted(now, pending, latest),
+            Ok(CheckpointPlan::Push) => self.push_checkpoint(now, pending, None),
+            Ok(CheckpointPlan::Proof { from, to }) => {
+                let url = self
+                    .endpoints
+                    .as_ref()
+                    .map_or_else(String::new, |k| k.endpoints.consistency.clone());
+                let action = Action::FetchConsistencyProof { url, from, to };
+                self.ask(action, Step::Proof(Box::new(pending)))
+            }
+            Err(rejection) => {
+                let (note, previous) = (&pending.note, pending.previous.as_deref());
+                Err(self.checkpoint_rejected(&rejection, note, previous, None))
+            }
         }
-        let claimed = SignedNote::parse(&pending.note)
-            .ok()
-            .and_then(|n| Checkpoint::parse_body(&n.text).ok());
-        let Some(claimed) = claimed else {
-            let rejection = Rejection::Malformed("the checkpoint is not a signed note".into());
-            let (note, previous) = (&pending.note, pending.previous.as_deref());
-            return Err(self.checkpoint_rejected(&rejection, note, previous, None));
-        };
-        let base = self.verifier.proof_base();
-        if claimed.size > self.verifier.next_index() && base > 0 && base < claimed.size {
-            let url = self
-                .endpoints
-                .as_ref()
-                .map_or_else(String::new, |k| k.endpoints.consistency.clone());
-            let action = Action::FetchConsistencyProof { url, from: base, to: claimed.size };
-            return self.ask(action, Step::Proof(Box::new(pending)));
-        }
-        self.push_checkpoint(now, pending, None)
     }
 
     pub(crate) fn push_checkpoint(

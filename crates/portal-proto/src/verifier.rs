@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint::{self, Checkpoint, SignedNote};
 use crate::crypto::KeyId;
 use crate::envelope::{self, SignedRecord, Verified};
 use crate::error::Rejection;
@@ -49,6 +49,39 @@ pub struct VerifiedCheckpoint {
     /// records seen so far and was accepted on a consistency proof; its root is checked when
     /// the records arrive).
     pub covered: bool,
+}
+
+/// Why a log page does not continue what a [`LogVerifier`] holds ([`LogVerifier::check_page`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageMismatch {
+    /// The page is of another origin's log (`wrong-origin`).
+    WrongOrigin {
+        /// The origin the page names.
+        got: NodeId,
+    },
+    /// The log is shorter than what was verified (`rollback`).
+    Shrunk {
+        /// Entries verified.
+        verified: u64,
+        /// The size the page claims.
+        served: u64,
+    },
+}
+
+/// The next step for a page's checkpoint ([`LogVerifier::plan_checkpoint`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckpointPlan {
+    /// The note is the latest accepted one: nothing more to check.
+    Accepted(VerifiedCheckpoint),
+    /// Push it with [`LogVerifier::push_checkpoint`] and no proof.
+    Push,
+    /// Fetch the consistency proof from size `from` to size `to`, then push it with the proof.
+    Proof {
+        /// The proof's first size ([`LogVerifier::proof_base`]).
+        from: u64,
+        /// The checkpoint's size.
+        to: u64,
+    },
 }
 
 /// Verifies one origin's log. See the module documentation.
@@ -268,6 +301,42 @@ impl LogVerifier {
     /// records, else the number of records verified.
     pub fn proof_base(&self) -> u64 {
         self.latest.as_ref().filter(|p| p.covered).map_or(self.next_index(), |p| p.checkpoint.size)
+    }
+
+    /// The page rules that come before its entries (SPEC.md §11.2): a page of the log at
+    /// `origin` claiming `size` entries must be of this verifier's origin and must not be
+    /// shorter than what is verified. The follower and `portal verify` both start here.
+    pub fn check_page(&self, origin: &NodeId, size: u64) -> Result<(), PageMismatch> {
+        if origin != &self.origin {
+            return Err(PageMismatch::WrongOrigin { got: origin.clone() });
+        }
+        if size < self.next_index() {
+            return Err(PageMismatch::Shrunk { verified: self.next_index(), served: size });
+        }
+        Ok(())
+    }
+
+    /// What verifying the checkpoint `note` of a page takes, once its entries are pushed: it
+    /// is already the latest accepted one, it can be pushed as it is, or it is ahead of the
+    /// verified entries and needs a consistency proof from [`LogVerifier::proof_base`] first.
+    /// An empty note (only an empty log has none) or one that is not a signed checkpoint is
+    /// `malformed`.
+    pub fn plan_checkpoint(&self, note: &str) -> Result<CheckpointPlan, Rejection> {
+        if note.is_empty() {
+            return Err(Rejection::Malformed("the node has no checkpoint yet".into()));
+        }
+        if let Some(latest) = self.latest.as_ref().filter(|l| l.note == note) {
+            return Ok(CheckpointPlan::Accepted(latest.clone()));
+        }
+        let claimed = SignedNote::parse(note)
+            .ok()
+            .and_then(|n| Checkpoint::parse_body(&n.text).ok())
+            .ok_or_else(|| Rejection::Malformed("the checkpoint is not a signed note".into()))?;
+        let base = self.proof_base();
+        if claimed.size > self.next_index() && base > 0 && base < claimed.size {
+            return Ok(CheckpointPlan::Proof { from: base, to: claimed.size });
+        }
+        Ok(CheckpointPlan::Push)
     }
 
     fn check_chain(&self, record: &Record, signed: &SignedRecord) -> Result<(), Rejection> {
@@ -508,7 +577,7 @@ pub fn open_checkpoint_note(
     Rejection::check_size(note.len(), checkpoint::MAX_NOTE_BYTES, "bytes")?;
     let malformed =
         |e: checkpoint::CheckpointError| Rejection::Malformed(format!("checkpoint: {e}"));
-    let parsed = checkpoint::SignedNote::parse(note).map_err(malformed)?;
+    let parsed = SignedNote::parse(note).map_err(malformed)?;
     let cp = Checkpoint::parse_body(&parsed.text).map_err(malformed)?;
     let name = checkpoint_origin(origin);
     if cp.origin != name {

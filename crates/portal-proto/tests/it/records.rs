@@ -277,3 +277,37 @@ fn pushing_many_entries_at_once_matches_pushing_them_one_by_one() {
         }
     }
 }
+
+#[test]
+fn page_and_checkpoint_plans_follow_the_order_of_section_11_2() {
+    use portal_proto::checkpoint::{self, Checkpoint};
+    use portal_proto::verifier::{CheckpointPlan, PageMismatch, checkpoint_origin};
+    let signer = Signer::from_seed([11; 32]);
+    let origin = NodeId::new("bo-y-te").unwrap();
+    let mut v = LogVerifier::new(origin.clone(), vec![KeyGrant::pinned(signer.public_key())]);
+    let other = NodeId::new("bo-tai-chinh").unwrap();
+    assert_eq!(v.check_page(&other, 0), Err(PageMismatch::WrongOrigin { got: other }));
+    let entries: Vec<_> = (0..3)
+        .map(|i| envelope::sign(&item(format!("Tin {i}"), "".into(), vec![], i), &signer).unwrap())
+        .collect();
+    let note = |size: u64, root| {
+        let cp = Checkpoint::with_time(checkpoint_origin(&origin), size, root, 1_795_856_400);
+        checkpoint::sign_checkpoint(&cp, &cp.origin, &signer).unwrap()
+    };
+    let now = portal_proto::time::Timestamp::from_unix(1_795_856_460).unwrap();
+    // Nothing verified: no proof can be asked for (base 0), the checkpoint is pushed as is.
+    assert_eq!(v.plan_checkpoint(&note(2, [0; 32])), Ok(CheckpointPlan::Push));
+    assert_eq!(v.plan_checkpoint("").unwrap_err().code(), "malformed");
+    assert_eq!(v.plan_checkpoint("not a note").unwrap_err().code(), "malformed");
+    for e in &entries[..2] {
+        v.push(e).unwrap();
+    }
+    let at_two = note(2, v.root());
+    assert_eq!(v.plan_checkpoint(&at_two), Ok(CheckpointPlan::Push));
+    let accepted = v.push_checkpoint(&at_two, now, None).unwrap();
+    assert_eq!(v.plan_checkpoint(&at_two), Ok(CheckpointPlan::Accepted(accepted)));
+    // Ahead of the two verified entries: a proof from the accepted size 2 to 3.
+    assert_eq!(v.plan_checkpoint(&note(3, [1; 32])), Ok(CheckpointPlan::Proof { from: 2, to: 3 }));
+    assert_eq!(v.check_page(&origin, 1), Err(PageMismatch::Shrunk { verified: 2, served: 1 }));
+    assert_eq!(v.check_page(&origin, 2), Ok(()));
+}
