@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use portal_proto::api::paths;
 use portal_proto::checkpoint::{self, NoteVerifier};
 use portal_proto::envelope::{self, SignedRecord};
 use portal_proto::feed::{self, Visible};
@@ -17,7 +18,7 @@ use portal_proto::record::Record;
 use portal_proto::verifier::{LogVerifier, RosterTrust, checkpoint_origin};
 use portal_tests::api::{
     client, get_bytes, get_json, incidents, member_sizes, metrics_text, national_feed, news_draft,
-    open_national_entry, title_of, whole_log,
+    open_national_entry, post_json, title_of, whole_log,
 };
 use portal_tests::fake::{FakeServer, Reply};
 use portal_tests::fixtures::node;
@@ -348,6 +349,61 @@ async fn member_add_refuses_a_redirect_to_a_private_address_and_other_schemes() 
         );
     }
     fed.stop_central();
+}
+
+/// The reason a refusal of `target` names: its scheme, its user information, or its address.
+fn refusal_reason(target: &portal_client::ssrf::Target) -> &'static str {
+    match target.category {
+        "scheme" => "scheme",
+        "credentials" => "user information",
+        _ => "public address",
+    }
+}
+
+/// A central with its default settings (no `allow_private_members`) refuses every target of
+/// the SSRF matrix (`portal_client::ssrf::matrix`), naming why, before connecting anywhere:
+/// through `portal member add` on its stopped store and through `POST /api/v1/admin/members`
+/// while it runs. The loopback canary the targets point at sees no connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_member_add_and_the_admin_api_refuse_the_ssrf_matrix() {
+    let (bin, tmp) = bin_and_tmp().await;
+    let mut f = Federation::init(&bin, tmp.path(), &[]).expect("init");
+    f.central.configure(&[("allow_private_members", "false")]).expect("configure");
+    let canary = FakeServer::start().await;
+    let targets = portal_client::ssrf::matrix(canary.port());
+    for t in &targets {
+        let out = member_add(&bin, &f.central, &t.url, None);
+        assert!(
+            !out.ok() && out.stderr.contains("refused") && out.stderr.contains(refusal_reason(t)),
+            "`portal member add {}` ({}): {}",
+            t.url,
+            t.category,
+            out.stderr
+        );
+    }
+    f.serve("chinh-phu").expect("the central serves");
+    let http = client();
+    let admin = format!("{}{}", f.central.url, paths::ADMIN_MEMBERS);
+    for t in &targets {
+        let (status, body) = post_json(&http, &admin, &f.central.token, &json!({"url": t.url}))
+            .await
+            .expect("the admin API answers");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            (400..=502).contains(&status)
+                && message.contains("refused")
+                && message.contains(refusal_reason(t)),
+            "POST {admin} {} ({}): {status} {body}",
+            t.url,
+            t.category
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(canary.accepted(), 0, "a refused member URL reached the canary");
+    // Nothing joined: the central still has no roster.
+    let members = get_json(&http, &format!("{}/api/v1/members", f.central.url)).await;
+    assert!(members.as_ref().is_err_and(|e| e.contains("not-an-aggregator")), "{members:?}");
+    assert!(f.stop("chinh-phu"), "SIGTERM stops the central cleanly");
 }
 
 /// The ministries publish until `stop`, each publish acknowledged.

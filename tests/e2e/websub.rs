@@ -3,7 +3,8 @@
 //! verifies with portal-proto alone, retries (also across a restart), dead letters, the admin
 //! report and the metrics. Each test runs its own node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -502,33 +503,47 @@ async fn unsubscribing_is_verified_like_a_subscription_then_the_callback_is_gone
     hub.stop();
 }
 
-/// With the default configuration the hub never connects to loopback or private addresses: an IP
-/// literal is refused at once, and a hostname that resolves to loopback is refused when it is
-/// resolved. A canary listener on 127.0.0.1 must see no connection at all.
+/// With the default configuration the hub never connects to loopback or private addresses:
+/// every IP-literal target of the SSRF matrix (`portal_client::ssrf::matrix`: private blocks,
+/// and the NAT64, 6to4, Teredo, SIIT, mapped and compatible forms embedding them) and every
+/// other scheme is refused at once, and a hostname that resolves to loopback is refused when
+/// it is resolved. A canary listener on 127.0.0.1 must see no connection at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_the_hub_refuses_private_callbacks_and_never_connects() {
     let hub = Hub::with_settings(&[]).await;
     let canary = FakeServer::start().await;
     let port = canary.port();
-    for literal in [
-        format!("http://127.0.0.1:{port}/cb"),
-        format!("http://[::1]:{port}/cb"),
-        "http://10.0.0.1/cb".to_owned(),
-        "http://169.254.169.254/latest/meta-data".to_owned(),
-    ] {
+    let matrix = portal_client::ssrf::matrix(port);
+    let mut tried = BTreeSet::new();
+    for target in &matrix {
+        let literal = portal_client::Url::parse(&target.url).is_ok_and(|u| {
+            u.host_str().is_some_and(|h| h.starts_with('[') || h.parse::<IpAddr>().is_ok())
+        });
+        // Names pass the form check (`localhost` is resolved below; user information in a
+        // callback is not the hub's rule).
+        if !literal && target.category != "scheme" {
+            continue;
+        }
         let fields = [
             ("hub.mode", "subscribe"),
             ("hub.topic", TOPIC),
-            ("hub.callback", literal.as_str()),
+            ("hub.callback", target.url.as_str()),
             ("hub.secret", "s3cret"),
         ];
         let (status, body) = hub.form(&fields).await;
-        assert_eq!(status, 400, "{literal}: {body}");
+        assert_eq!(status, 400, "{} {}: {body}", target.category, target.url);
+        let expected = if target.category == "scheme" { "http or https" } else { "non-public" };
         assert!(
-            body["error"]["message"].as_str().is_some_and(|m| m.contains("non-public")),
-            "{body}"
+            body["error"]["message"].as_str().is_some_and(|m| m.contains(expected)),
+            "{} {}: {body}",
+            target.category,
+            target.url
         );
+        tried.insert(target.category);
     }
+    let untried: Vec<&str> =
+        matrix.iter().map(|t| t.category).filter(|c| !tried.contains(c)).collect();
+    assert_eq!(untried, ["credentials"], "every other category was tried");
     // A hostname passes the form check; the resolver refuses it when the hub tries to verify.
     let by_name = format!("http://localhost:{port}/cb");
     assert_eq!(hub.subscribe(&by_name, "s3cret").await, 202);

@@ -28,7 +28,7 @@ use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use reqwest::redirect::{Action, Attempt};
 use reqwest::{StatusCode, Url};
 
-use crate::net::{NotPublic, PublicOnly, is_public};
+use crate::net::{NotPublic, PublicOnly, refusal};
 
 /// Longest error detail kept from a transport error, in bytes.
 const DETAIL_MAX: usize = 512;
@@ -294,9 +294,9 @@ fn check_target(
     }
     if let Some(ip) = ip
         && !allow_private
-        && !is_public(ip)
+        && let Some(why) = refusal(ip)
     {
-        return Err(format!("{ip} is not a public address"));
+        return Err(format!("{ip} is not a public address: {why}"));
     }
     Ok(())
 }

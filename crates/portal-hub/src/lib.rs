@@ -271,11 +271,13 @@ fn check_callback(raw: &str, allow_private: bool) -> Result<(), RequestError> {
     };
     // An IP literal (IPv6 in brackets); a domain name parses as neither.
     let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
-    if !allow_private && ip.is_some_and(|ip| !portal_client::net::is_public(ip)) {
+    if !allow_private && let Some(why) = ip.and_then(portal_client::net::refusal) {
         return Err(invalid(
             P,
-            "points at a loopback, private or otherwise non-public address; refused \
-             (loopback deployments: set [websub] allow_private_callbacks = true)",
+            format!(
+                "points at a loopback, private or otherwise non-public address ({why}); refused \
+                 (loopback deployments: set [websub] allow_private_callbacks = true)"
+            ),
         ));
     }
     if url.fragment().is_some() {

@@ -6,11 +6,16 @@
 //!   scheme checks stand between the URL and the network;
 //! - redirects to each target, from a loopback member of a loopback federation
 //!   (`allow_private` on, the allowlist holding the member's origin only);
-//! - `portal member add` on a central with its default settings.
+//! - `portal member add` on a central with its default settings;
+//! - `POST /api/v1/admin/members` on a running central with its default settings;
+//! - `hub.callback` of a subscription at that node's hub (default settings): every target
+//!   with an IP literal or another scheme is answered `400` (names pass the form and are
+//!   checked when resolved; user information is not the hub's rule).
 //!
 //! https → http downgrades need a TLS member to be exercised end to end; the soak has none, so
 //! that rule is covered by portal-client's unit test of the hop check (`fetch.rs`).
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +23,13 @@ use std::time::Duration;
 use portal_client::ssrf::{Target, matrix};
 use portal_client::{AllowedOrigins, FetchError, FetchPolicy, Fetcher, Url};
 
+use portal_proto::api::paths;
+use portal_tests::api::post_json;
 use portal_tests::fake::{Connections, FakeServer, Reply};
 use portal_tests::harness::{InitArgs, init};
 
 use super::Section;
+use crate::harness::Portal;
 
 /// A keep-alive fake server answering every request with `reply`'s answer to its path.
 async fn server(
@@ -142,6 +150,18 @@ pub(crate) async fn ssrf(bin: &Path) -> Section {
         Err(e) => section.fail(format!("portal member add: {e}")),
     }
 
+    // 4 and 5. The admin API and the hub's callbacks of a running node, default settings.
+    match running(bin, &targets).await {
+        Ok((admin, hub, failures)) => {
+            section.count("`POST /api/v1/admin/members` refused", admin);
+            section.count("hub callbacks refused", hub);
+            for f in failures {
+                section.fail(f);
+            }
+        }
+        Err(e) => section.fail(format!("running central: {e}")),
+    }
+
     tokio::time::sleep(Duration::from_millis(200)).await;
     let hits = canary.accepted();
     section.count("canary connections", hits);
@@ -183,4 +203,47 @@ async fn member_add(bin: &Path, targets: &[Target]) -> Result<(u64, Vec<String>)
         }
     }
     Ok((ok, failures))
+}
+
+/// Against a running node with default settings: `POST /api/v1/admin/members` for each target
+/// (each must be refused, naming the refusal), and a subscription with each target that has an
+/// IP literal or another scheme as its `hub.callback` (each answered `400`). The counts of
+/// both, and what went wrong.
+async fn running(bin: &Path, targets: &[Target]) -> Result<(u64, u64, Vec<String>), String> {
+    let central = Portal::start(bin, "chinh-phu", "Chính phủ", &[])?;
+    let http = portal_tests::api::client();
+    let admin = format!("{}{}", central.base, paths::ADMIN_MEMBERS);
+    let (mut admin_refused, mut hub_refused, mut failures) = (0, 0, Vec::new());
+    for t in targets {
+        let body = serde_json::json!({"url": t.url});
+        let (status, v) = post_json(&http, &admin, &central.token, &body).await?;
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        if status != 201 && message.contains("refused") {
+            admin_refused += 1;
+        } else {
+            failures.push(format!("POST {admin} {} ({}): {status} {v}", t.url, t.category));
+        }
+        let literal = Url::parse(&t.url).is_ok_and(|u| {
+            u.host_str().is_some_and(|h| h.starts_with('[') || h.parse::<IpAddr>().is_ok())
+        });
+        if !literal && t.category != "scheme" {
+            continue;
+        }
+        let topic = format!("{}{}", central.base, paths::LOG);
+        let form = [
+            ("hub.mode", "subscribe"),
+            ("hub.topic", topic.as_str()),
+            ("hub.callback", t.url.as_str()),
+            ("hub.secret", "s3cret"),
+        ];
+        let hub = format!("{}{}", central.base, paths::WEBSUB);
+        match http.post(&hub).form(&form).send().await {
+            Ok(r) if r.status().as_u16() == 400 => hub_refused += 1,
+            Ok(r) => {
+                failures.push(format!("hub.callback {} ({}): {}", t.url, t.category, r.status()))
+            }
+            Err(e) => failures.push(format!("POST {hub}: {e}")),
+        }
+    }
+    Ok((admin_refused, hub_refused, failures))
 }
